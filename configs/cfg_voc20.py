@@ -1,0 +1,9 @@
+# ClearCLIP protocol, OpenAI CLIP ViT-B/16, PASCAL VOC 2012 without background (20 classes).
+_base_ = [
+    './_base_/models/clearclip_vit_b16.py',
+    './_base_/datasets/voc20.py',
+    './_base_/default_runtime.py',
+]
+model = dict(
+    text_classifier=dict(class_names='{{fileDirname}}/class_names/voc20.txt'),
+)

@@ -1,0 +1,3 @@
+from .per_class_iou import PerClassIoUMetric
+
+__all__ = ['PerClassIoUMetric']

@@ -1,0 +1,5 @@
+from . import openclip_vit  # noqa: F401  registers the open_clip ViT tower
+from .declip_vit import DeCLIPViT
+from .tower_registry import TOWERS, register_tower, wrap_visual_tower
+
+__all__ = ['DeCLIPViT', 'TOWERS', 'register_tower', 'wrap_visual_tower']

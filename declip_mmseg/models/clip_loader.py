@@ -1,0 +1,243 @@
+"""Build open_clip models from a model name and a weight source, with clear errors.
+
+A weight source (``pretrained``) is either an open_clip tag such as ``'openai'``
+or ``'laion2b_s34b_b88k'``, or the path of a local checkpoint file in
+open_clip's format (a state dict, possibly wrapped in ``state_dict`` or with a
+``module.`` prefix, or OpenAI's TorchScript release file).
+
+Two traps of open_clip 3.x are handled here instead of being left to users:
+
+* The ``openai`` weights were trained with QuickGELU, but ``ViT-B-16`` names a
+  GELU architecture; open_clip only warns, and every dense feature is then
+  slightly wrong.  We switch QuickGELU on whenever the tag asks for it.
+* A missing file, a truncated download or a checkpoint of another architecture
+  must fail with a message that names the file and the fix.
+"""
+import contextlib
+import hashlib
+import logging
+import os
+import os.path as osp
+from typing import Optional
+
+import open_clip
+import torch
+
+CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+
+
+def looks_like_path(pretrained: str) -> bool:
+    """True if ``pretrained`` names a file rather than an open_clip tag."""
+    return (os.sep in pretrained or pretrained.startswith('.')
+            or pretrained.lower().endswith(CHECKPOINT_SUFFIXES)
+            or osp.exists(pretrained))
+
+
+def resolve_model_name(model_name: str) -> str:
+    """open_clip architecture name; a path to an architecture JSON file is
+    registered with open_clip first and named by its file stem."""
+    if model_name.endswith('.json'):
+        if not osp.isfile(model_name):
+            raise FileNotFoundError(f"architecture file '{model_name}' does not exist")
+        open_clip.add_model_config(model_name)
+        model_name = osp.splitext(osp.basename(model_name))[0]
+    if model_name not in open_clip.list_models():
+        raise ValueError(
+            f"Unknown CLIP architecture '{model_name}'. Use one of open_clip's "
+            f"model names, e.g. 'ViT-B-16', 'ViT-L-14', 'ViT-L-14-336', "
+            f"'EVA02-B-16' (see open_clip.list_models()), or the path of an "
+            f"architecture JSON file.")
+    return model_name
+
+
+def tag_needs_quick_gelu(model_name: str, tag: str) -> bool:
+    """True if the weights of ``tag`` were trained with QuickGELU (OpenAI's)."""
+    return bool(_check_tag(model_name, tag).get('quick_gelu', False))
+
+
+def _check_tag(model_name: str, tag: str) -> dict:
+    cfg = open_clip.get_pretrained_cfg(model_name, tag)
+    if not cfg:
+        tags = open_clip.list_pretrained_tags_by_model(model_name)
+        raise ValueError(
+            f"'{tag}' is neither an existing checkpoint file nor an open_clip "
+            f"weight tag of '{model_name}'. Known tags: {tags}. To use a local "
+            f"file, pass its path (it must exist).")
+    return cfg
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Raise a clear error if ``path`` is missing, empty or unreadable."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f"CLIP checkpoint '{path}' does not exist. Download the weights "
+            f"and put the file there, or pass an open_clip tag such as "
+            f"'openai' as `pretrained`.")
+    if osp.getsize(path) == 0:
+        raise RuntimeError(
+            f"CLIP checkpoint '{path}' is empty (0 bytes); the download was "
+            f"probably interrupted. Download it again.")
+
+
+def load_checkpoint_file(path: str) -> dict:
+    """Read a checkpoint file into a flat ``{key: tensor}`` dict (on CPU).
+
+    Unwraps ``{'state_dict': ...}`` / ``{'model': ...}`` and strips a leading
+    ``module.`` (DistributedDataParallel) from every key.
+    """
+    check_checkpoint_file(path)
+    trusted = os.environ.get('DECLIP_TRUSTED_CHECKPOINTS') == '1'
+    try:
+        if path.endswith('.safetensors'):
+            from safetensors.torch import load_file
+            obj = load_file(path, device='cpu')
+        else:
+            try:
+                obj = torch.load(path, map_location='cpu', weights_only=not trusted)
+            except RuntimeError as err:
+                if 'TorchScript' not in str(err) and 'archive' not in str(err):
+                    raise
+                obj = torch.jit.load(path, map_location='cpu').state_dict()
+    except Exception as err:  # noqa: BLE001 - re-raised with the file name
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ''
+        hint = ''
+        if 'Weights only load failed' in str(err):
+            reason = 'it holds objects other than tensors, or is not a checkpoint at all'
+            hint = (' If it is a checkpoint from a source you trust, set '
+                    'DECLIP_TRUSTED_CHECKPOINTS=1 to allow full unpickling.')
+        raise RuntimeError(
+            f"Cannot read CLIP checkpoint '{path}' ({type(err).__name__}: {reason}). "
+            f"The file is corrupt or truncated, or not a PyTorch checkpoint; "
+            f"download it again.{hint}") from err
+    if isinstance(obj, torch.jit.ScriptModule):
+        obj = obj.state_dict()
+    for wrapper in ('state_dict', 'model', 'module'):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
+    if not isinstance(obj, dict) or not obj:
+        raise RuntimeError(
+            f"CLIP checkpoint '{path}' holds no state dict (found "
+            f"{type(obj).__name__}).")
+    if all(k.startswith('module.') for k in obj):
+        obj = {k[len('module.'):]: v for k, v in obj.items()}
+    for key in ('input_resolution', 'context_length', 'vocab_size'):
+        obj.pop(key, None)  # extras of OpenAI's TorchScript files
+    return obj
+
+
+def describe_key_mismatch(path: str, missing, unexpected, limit: int = 8) -> str:
+    """One message naming the file and the first bad keys."""
+    parts = [f"Checkpoint '{path}' does not match the model."]
+    if missing:
+        parts.append(f"{len(missing)} missing keys, first: {list(missing)[:limit]}.")
+    if unexpected:
+        parts.append(
+            f"{len(unexpected)} unexpected keys, first: {list(unexpected)[:limit]}.")
+    parts.append("Check that `model_name` is the architecture the file was "
+                 "trained with (e.g. 'ViT-B-16' vs 'ViT-L-14').")
+    return ' '.join(parts)
+
+
+def build_clip(model_name: str, pretrained: Optional[str] = None,
+               quick_gelu: Optional[bool] = None) -> torch.nn.Module:
+    """Create an open_clip CLIP model, eval mode, fp32, on the CPU.
+
+    Args:
+        model_name: open_clip architecture name, e.g. ``'ViT-B-16'``, or the
+            path of an open_clip architecture JSON file.
+        pretrained: open_clip tag, path of a local checkpoint file, or None
+            for random weights.
+        quick_gelu: force QuickGELU on or off; None decides from the tag
+            (``openai`` weights need it) or from a ``-quickgelu`` model name.
+    """
+    model_name = resolve_model_name(model_name)
+    kwargs = {}
+    if pretrained and not looks_like_path(pretrained):
+        if quick_gelu is None:
+            quick_gelu = tag_needs_quick_gelu(model_name, pretrained)
+    elif pretrained:
+        check_checkpoint_file(pretrained)
+    if quick_gelu:
+        kwargs['force_quick_gelu'] = True
+
+    if pretrained and looks_like_path(pretrained):
+        with _quiet_open_clip():  # it warns "initialized randomly"; we load next
+            model = open_clip.create_model(model_name, pretrained=None, **kwargs)
+        state_dict = load_checkpoint_file(pretrained)
+        state_dict = _adapt_open_clip_state_dict(model, state_dict)
+        result = model.load_state_dict(state_dict, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise RuntimeError(describe_key_mismatch(
+                pretrained, result.missing_keys, result.unexpected_keys))
+    else:
+        try:
+            model = open_clip.create_model(model_name, pretrained=pretrained, **kwargs)
+        except RuntimeError as err:
+            if pretrained and 'download' in str(err).lower():
+                raise RuntimeError(
+                    f"Could not fetch the '{pretrained}' weights of "
+                    f"'{model_name}' (no network?). Download the checkpoint on a "
+                    f"machine with network access and pass its local path as "
+                    f"`pretrained`. Original error: {err}") from err
+            raise
+    return model.eval().float()
+
+
+@contextlib.contextmanager
+def _quiet_open_clip():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _adapt_open_clip_state_dict(model: torch.nn.Module, state_dict: dict) -> dict:
+    """Apply open_clip's own compatibility fixes and check tensor shapes."""
+    from open_clip.factory import resize_pos_embed, resize_text_pos_embed
+    if 'logit_scale' in state_dict and state_dict['logit_scale'].ndim != model.logit_scale.ndim:
+        state_dict['logit_scale'] = state_dict['logit_scale'].reshape(model.logit_scale.shape)
+    if getattr(model, 'logit_bias', None) is None:
+        state_dict.pop('logit_bias', None)
+    resize_pos_embed(state_dict, model)
+    resize_text_pos_embed(state_dict, model)
+    own = model.state_dict()
+    bad = [f'{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+           for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
+    if bad:
+        raise RuntimeError(
+            f"Checkpoint tensors do not fit the model ({len(bad)} shape "
+            f"mismatches, first: {bad[:5]}). Check `model_name`.")
+    return state_dict
+
+
+def weights_identity(model_name: str, pretrained: Optional[str]) -> str:
+    """A string that changes whenever the weights change.
+
+    Tags are fixed releases, so the tag itself identifies them; local files are
+    identified by the SHA-256 of their content (memoized per path, size and
+    modification time).
+    """
+    if not pretrained:
+        raise ValueError('random weights have no stable identity')
+    if not looks_like_path(pretrained):
+        return f'{model_name}:{pretrained}'
+    return f'{model_name}:sha256:{file_sha256(pretrained)}'
+
+
+_SHA_MEMO = {}
+
+
+def file_sha256(path: str) -> str:
+    st = os.stat(path)
+    memo_key = (osp.realpath(path), st.st_size, st.st_mtime_ns)
+    if memo_key not in _SHA_MEMO:
+        digest = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 24), b''):
+                digest.update(chunk)
+        _SHA_MEMO[memo_key] = digest.hexdigest()
+    return _SHA_MEMO[memo_key]

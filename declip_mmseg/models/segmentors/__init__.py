@@ -1,0 +1,3 @@
+from .zero_shot_segmentor import CLIP_MEAN, CLIP_STD, ZeroShotSegmentor
+
+__all__ = ['ZeroShotSegmentor', 'CLIP_MEAN', 'CLIP_STD']

@@ -1,0 +1,144 @@
+"""Zero-shot text classifier: class names -> CLIP text embeddings -> cosine logits.
+
+Per name, the L2-normalized embeddings of all prompt templates are averaged
+and renormalized (OpenAI's zero-shot recipe).  Synonyms of a class are
+separate queries; the segmentor max-pools their probabilities after the
+softmax.  Embeddings are cached on disk, keyed by the weights' identity, the
+names and the templates, so later runs skip the text tower altogether.
+"""
+import hashlib
+import json
+import logging
+import os
+import os.path as osp
+from typing import Optional, Sequence, Union
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+from ..text import Vocabulary, get_templates, load_vocabulary
+from .clip_loader import build_clip, weights_identity
+
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> str:
+    return os.environ.get('DECLIP_CACHE_DIR',
+                          osp.join(osp.expanduser('~'), '.cache', 'declip_mmseg', 'text_embeddings'))
+
+
+@torch.no_grad()
+def encode_queries(clip: torch.nn.Module, tokenizer, queries: Sequence[str],
+                   templates: Sequence[str], device: torch.device,
+                   batch_size: int = 256) -> torch.Tensor:
+    """(Q, E) unit-norm embeddings: mean over templates of unit-norm text features."""
+    clip = clip.to(device)
+    texts = [t.format(q) for q in queries for t in templates]
+    feats = []
+    for start in range(0, len(texts), batch_size):
+        tokens = tokenizer(texts[start:start + batch_size]).to(device)
+        feats.append(F.normalize(clip.encode_text(tokens).float(), dim=-1).cpu())
+    feats = torch.cat(feats).reshape(len(queries), len(templates), -1)
+    return F.normalize(feats.mean(dim=1), dim=-1)
+
+
+@MODELS.register_module()
+class ZeroShotTextClassifier(BaseModule):
+    """Scores dense image features against a vocabulary.
+
+    Args:
+        class_names: a class-name file, a list of lines (synonyms separated by
+            ``;`` or ``,``) or a ``'cat; dog'`` string, see
+            :func:`declip_mmseg.text.load_vocabulary`.
+        model_name, pretrained: the CLIP whose text tower encodes the names;
+            the segmentor fills them in from its backbone when omitted.
+        templates: template-set name or list of ``'... {} ...'`` strings.
+        cache_dir: where embeddings are cached; None uses
+            ``$DECLIP_CACHE_DIR`` or ``~/.cache/declip_mmseg/text_embeddings``;
+            ``False`` disables the cache.
+        encode_device: device for the text tower on a cache miss; None picks
+            CUDA when available.
+    """
+
+    def __init__(self, class_names: Union[str, Sequence[str]], model_name: Optional[str] = None,
+                 pretrained: Optional[str] = None, templates='openai_imagenet',
+                 cache_dir: Union[str, None, bool] = None, quick_gelu: Optional[bool] = None,
+                 encode_device: Optional[str] = None, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if model_name is None:
+            raise ValueError('ZeroShotTextClassifier needs `model_name` (the segmentor '
+                             'copies it from its backbone)')
+        self.vocabulary: Vocabulary = load_vocabulary(class_names)
+        self.templates = get_templates(templates)
+        self.model_name, self.pretrained, self.quick_gelu = model_name, pretrained, quick_gelu
+        self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+        self.encode_device = encode_device
+        embeddings = self._load_or_encode()
+        self.register_buffer('query_embeddings', embeddings, persistent=False)
+        self.register_buffer('query_to_class',
+                             torch.tensor(self.vocabulary.query_to_class, dtype=torch.long),
+                             persistent=False)
+
+    @property
+    def num_classes(self) -> int:
+        return self.vocabulary.num_classes
+
+    # -- cache -------------------------------------------------------------
+    def cache_key(self) -> Optional[str]:
+        if not self.pretrained or self.cache_dir is False:
+            return None
+        payload = json.dumps({
+            'format': CACHE_FORMAT, 'weights': weights_identity(self.model_name, self.pretrained),
+            'quick_gelu': self.quick_gelu, 'queries': self.vocabulary.queries,
+            'templates': self.templates}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _load_or_encode(self) -> torch.Tensor:
+        key = self.cache_key()
+        path = osp.join(self.cache_dir, f'{key}.pt') if key else None
+        if path and osp.isfile(path):
+            try:
+                cached = torch.load(path, map_location='cpu', weights_only=True)
+                if cached['queries'] == self.vocabulary.queries and cached['templates'] == self.templates:
+                    return cached['embeddings'].float()
+                print_log(f'text-embedding cache {path} does not match; recomputing',
+                          logger='current', level=logging.WARNING)
+            except Exception as err:  # noqa: BLE001 - a broken cache is rebuilt, never fatal
+                print_log(f'text-embedding cache {path} is unreadable ({err}); recomputing',
+                          logger='current', level=logging.WARNING)
+        embeddings = self._encode()
+        if path:
+            os.makedirs(self.cache_dir, exist_ok=True)
+            tmp = f'{path}.{os.getpid()}.tmp'
+            torch.save({'embeddings': embeddings, 'queries': self.vocabulary.queries,
+                        'templates': self.templates,
+                        'weights': weights_identity(self.model_name, self.pretrained)}, tmp)
+            os.replace(tmp, path)  # atomic: parallel ranks never see half a file
+        return embeddings
+
+    def _encode(self) -> torch.Tensor:
+        queries = self.vocabulary.queries
+        print_log(f'encoding {len(queries)} class names x {len(self.templates)} templates '
+                  f'with the {self.model_name} text tower', logger='current')
+        device = torch.device(self.encode_device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        clip = build_clip(self.model_name, self.pretrained, quick_gelu=self.quick_gelu)
+        tokenizer = open_clip.get_tokenizer(self.model_name)
+        return encode_queries(clip, tokenizer, queries, self.templates, device)
+
+    # -- scoring -----------------------------------------------------------
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Cosine logits: (B, E, h, w) features -> (B, Q, h, w), Q queries."""
+        features = F.normalize(features, dim=1)
+        return torch.einsum('behw,qe->bqhw', features, self.query_embeddings.to(features.dtype))
+
+    def pool_synonyms(self, probs: torch.Tensor) -> torch.Tensor:
+        """Max over the synonyms of each class: (Q, H, W) -> (C, H, W)."""
+        if self.num_classes == probs.shape[0]:
+            return probs
+        index = self.query_to_class.to(probs.device)
+        pooled = probs.new_full((self.num_classes, *probs.shape[1:]), float('-inf'))
+        return pooled.index_reduce_(0, index, probs, 'amax', include_self=True)
