@@ -3,7 +3,7 @@
 Importing the package registers its models, datasets, metrics and loops in
 mmseg's registries (configs do it with ``custom_imports``).
 """
-from . import datasets, evaluation, models  # noqa: F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
 from .version import __version__
 
 __all__ = ['__version__']

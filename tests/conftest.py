@@ -23,6 +23,22 @@ TINY_ARCH = {
 }
 
 
+TINY_EVA_ARCH = {
+    'embed_dim': 32,
+    'vision_cfg': {
+        'image_size': 32, 'timm_model_name': 'eva02_tiny_test_clip', 'timm_model_pretrained': False,
+        'timm_pool': 'token', 'timm_proj': None,
+        # the layout of timm's eva02_base_patch16_clip_224, narrow and shallow
+        'timm_eva_args': {'img_size': 32, 'patch_size': 8, 'embed_dim': 64, 'depth': 3,
+                          'num_heads': 4, 'qkv_fused': False, 'mlp_ratio': 4 * 2 / 3,
+                          'swiglu_mlp': True, 'scale_mlp': True, 'scale_attn_inner': True,
+                          'use_rot_pos_emb': True, 'ref_feat_shape': [16, 16]},
+    },
+    'text_cfg': TINY_ARCH['text_cfg'],
+    'custom_text': True,
+}
+
+
 @pytest.fixture(scope='session', autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Text-embedding cache of this test session only."""
@@ -31,20 +47,30 @@ def _isolated_cache(tmp_path_factory):
 
 
 def write_tiny_clip(folder, name='TinyCLIP-Test', seed=0, arch=TINY_ARCH):
-    """Write ``<name>.json`` (architecture) and ``<name>.pt`` (random weights)."""
+    """Write ``<name>.json`` (architecture) and ``<name>.pt`` (random weights, open_clip format)."""
     import open_clip
+
+    from declip_mmseg.models.clip_loader import resolve_model_name
     os.makedirs(folder, exist_ok=True)
     arch_path = os.path.join(folder, f'{name}.json')
     with open(arch_path, 'w') as f:
         json.dump(arch, f)
-    open_clip.add_model_config(arch_path)
+    resolve_model_name(arch_path)
     torch.manual_seed(seed)
     model = open_clip.create_model(name)
-    # open_clip initialises positions and projections tiny; spread them so
-    # that windows and positions matter in the tests.
+    # open_clip / timm initialise positions and projections tiny; spread them
+    # (and every EVA parameter) so that windows, positions and biases matter.
     with torch.no_grad():
-        model.visual.positional_embedding.normal_(0, 0.5)
-        model.visual.proj.normal_(0, 0.2)
+        if hasattr(model.visual, 'trunk'):
+            for param in model.visual.parameters():
+                param.normal_(0, 0.3) if param.ndim < 2 else param.normal_(0, param.shape[-1] ** -0.5)
+            for name_, param in model.visual.named_parameters():
+                if name_.endswith('norm1.weight') or name_.endswith('norm2.weight') \
+                        or 'norm.weight' in name_:
+                    param.add_(1.0)
+        else:
+            model.visual.positional_embedding.normal_(0, 0.5)
+            model.visual.proj.normal_(0, 0.2)
     ckpt_path = os.path.join(folder, f'{name}.pt')
     torch.save(model.state_dict(), ckpt_path)
     return arch_path, ckpt_path
@@ -54,3 +80,10 @@ def write_tiny_clip(folder, name='TinyCLIP-Test', seed=0, arch=TINY_ARCH):
 def tiny_clip(tmp_path_factory):
     """(architecture json path, checkpoint path) of the tiny CLIP."""
     return write_tiny_clip(str(tmp_path_factory.mktemp('tiny_clip')))
+
+
+@pytest.fixture(scope='session')
+def tiny_eva(tmp_path_factory):
+    """(architecture json path, open_clip-format checkpoint path) of a tiny EVA02 CLIP."""
+    return write_tiny_clip(str(tmp_path_factory.mktemp('tiny_eva')), name='TinyEVA-Test',
+                           arch=TINY_EVA_ARCH)

@@ -101,7 +101,7 @@ def test_quick_gelu_builds_quick_gelu_model():
 def test_paths_and_identity(tiny_clip):
     arch, ckpt = tiny_clip
     assert looks_like_path(ckpt) and looks_like_path('x/y.pt') and not looks_like_path('openai')
-    assert weights_identity('ViT-B-16', 'openai') == 'ViT-B-16:openai'
+    assert weights_identity('ViT-B-16', 'openai') == 'ViT-B-16:openai:-'
     ident = weights_identity(arch, ckpt)
     assert 'sha256:' in ident and ident == weights_identity(arch, ckpt)
     assert load_checkpoint_file(ckpt).keys() == torch.load(ckpt, weights_only=True).keys()

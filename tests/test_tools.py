@@ -62,6 +62,26 @@ def test_config_runs_end_to_end(tiny_clip, tmp_path, name):
     assert len(rows) == NUM_CLASSES[name]  # the per-class table covers every class
 
 
+@pytest.mark.parametrize('name', ['voc21', 'city_scapes'])
+def test_declip_config_runs_end_to_end(tiny_eva, tmp_path, name):
+    """configs/declip with a tiny EVA02 saved the way DeCLIP's training saves it."""
+    import torch
+    from test_eva import eva_clip_state_dict
+    arch, ckpt = tiny_eva
+    released = str(tmp_path / 'declip_release.pt')
+    torch.save({'epoch': 6, 'name': 'declip', 'state_dict': eva_clip_state_dict(
+        torch.load(ckpt, weights_only=True))}, released)
+    root = prepare(name, tmp_path)
+    proc = run([sys.executable, 'tools/test.py', f'configs/declip/cfg_{name}.py',
+                '--checkpoint', released, '--work-dir', str(tmp_path / 'work'),
+                '--cfg-options', f'model.backbone.model_name={arch}',
+                f'test_dataloader.dataset.data_root={root}', 'test_dataloader.num_workers=0'])
+    out = proc.stdout + proc.stderr
+    a_acc, miou, m_acc = metrics(out)
+    assert 'Iter(test) [3/3]' in out and 0 <= miou <= 100
+    assert "attn_mode='csa'" in out and 'attn_scale=1.0' in out
+
+
 def test_coco_object_conversion(tmp_path):
     from declip_mmseg.datasets.coco_conversion import RAW_TO_OBJECT
     root = make_coco_stuff(str(tmp_path / 'coco'), n=2)

@@ -16,6 +16,8 @@ CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)
 # Named sets of configs, in the column order of the papers' tables.
 CONFIG_SETS: Dict[str, List[str]] = {
     'clearclip': [f'cfg_{name}.py' for name in BENCHMARKS],
+    'declip': [f'declip/cfg_{name}.py' for name in BENCHMARKS],
+    'densevlm': [f'densevlm/cfg_{name}.py' for name in BENCHMARKS],
 }
 
 RESULT_COLUMNS = ['date', 'config', 'dataset', 'backbone', 'weights', 'attn_mode', 'residual',
@@ -47,7 +49,8 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
     model, backbone, text = cfg.model, cfg.model.backbone, cfg.model.text_classifier
     templates = text.get('templates', 'openai_imagenet')
     return {
-        'date': date, 'config': osp.basename(config), 'dataset': cfg.test_dataloader.dataset.type,
+        'date': date, 'config': osp.relpath(config, CONFIG_ROOT) if osp.abspath(config).startswith(
+            CONFIG_ROOT) else osp.basename(config), 'dataset': cfg.test_dataloader.dataset.type,
         'backbone': str(backbone.get('model_name')), 'weights': str(backbone.get('pretrained')),
         'attn_mode': backbone.get('attn_mode'), 'residual': bool(backbone.get('residual')),
         'ffn': bool(backbone.get('ffn')), 'attn_scale': backbone.get('attn_scale'),

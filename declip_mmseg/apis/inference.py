@@ -9,6 +9,7 @@ from mmseg.utils import register_all_modules
 from PIL import Image, ImageDraw, ImageFont
 
 import declip_mmseg  # noqa: F401  (registers the modules)
+from .test import set_checkpoint
 
 
 def init_segmentor(config: Union[str, Config], classes=None, checkpoint: Optional[str] = None,
@@ -27,8 +28,7 @@ def init_segmentor(config: Union[str, Config], classes=None, checkpoint: Optiona
     if classes is not None:
         cfg.model.text_classifier.class_names = classes
     if checkpoint is not None:
-        cfg.model.backbone.pretrained = checkpoint
-        cfg.model.text_classifier.pop('pretrained', None)
+        set_checkpoint(cfg, checkpoint)
     if cfg.get('test_pipeline') is None:
         cfg.test_pipeline = cfg.test_dataloader.dataset.pipeline
     model = MODELS.build(cfg.model)

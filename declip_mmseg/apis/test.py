@@ -15,7 +15,7 @@ def load_test_config(config: str, checkpoint: Optional[str] = None, work_dir: Op
 
     Args:
         checkpoint: CLIP weights (open_clip tag or file) for the backbone and
-            the text tower; replaces ``model.backbone.pretrained``.
+            the text tower, see :func:`set_checkpoint`.
         class_names: custom vocabulary (file, list or ``'a; b'`` string).
         show_dir: save a drawing of every prediction there.
     """
@@ -30,8 +30,7 @@ def load_test_config(config: str, checkpoint: Optional[str] = None, work_dir: Op
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     if checkpoint is not None:
-        cfg.model.backbone.pretrained = checkpoint
-        cfg.model.text_classifier.pop('pretrained', None)
+        set_checkpoint(cfg, checkpoint)
     if class_names is not None:
         cfg.model.text_classifier.class_names = class_names
     if show_dir is not None:
@@ -46,6 +45,19 @@ def load_test_config(config: str, checkpoint: Optional[str] = None, work_dir: Op
     if loader.get('num_workers', 0) == 0:
         loader.persistent_workers = False
     return cfg
+
+
+def set_checkpoint(cfg: Config, checkpoint: str) -> None:
+    """Point a config at other CLIP weights.
+
+    Configs that load fine-tuned weights over a base model (``checkpoint``
+    set, e.g. DeCLIP's) get the new file as ``checkpoint``; the others as
+    ``pretrained``. The text classifier follows the backbone.
+    """
+    key = 'checkpoint' if cfg.model.backbone.get('checkpoint') else 'pretrained'
+    cfg.model.backbone[key] = checkpoint
+    for name in ('pretrained', 'checkpoint'):
+        cfg.model.text_classifier.pop(name, None)
 
 
 def check_test_dataset(dataset_cfg) -> int:

@@ -15,8 +15,10 @@ Two traps of open_clip 3.x are handled here instead of being left to users:
 """
 import contextlib
 import hashlib
+import json
 import logging
 import os
+import tempfile
 import os.path as osp
 from typing import Optional
 
@@ -34,13 +36,27 @@ def looks_like_path(pretrained: str) -> bool:
 
 
 def resolve_model_name(model_name: str) -> str:
-    """open_clip architecture name; a path to an architecture JSON file is
-    registered with open_clip first and named by its file stem."""
+    """open_clip architecture name.
+
+    A path to an open_clip architecture JSON file is registered with open_clip
+    first and named by its file stem. Its ``vision_cfg`` may define a new timm
+    EVA variant: ``"timm_model_name": "my_eva", "timm_eva_args": {...}`` (the
+    keyword arguments of ``timm.models.eva.Eva``).
+    """
     if model_name.endswith('.json'):
         if not osp.isfile(model_name):
             raise FileNotFoundError(f"architecture file '{model_name}' does not exist")
-        open_clip.add_model_config(model_name)
-        model_name = osp.splitext(osp.basename(model_name))[0]
+        with open(model_name) as f:
+            cfg = json.load(f)
+        eva_args = cfg.get('vision_cfg', {}).pop('timm_eva_args', None)
+        if eva_args is not None:
+            _register_timm_eva(cfg['vision_cfg']['timm_model_name'], eva_args)
+        stem = osp.splitext(osp.basename(model_name))[0]
+        folder = tempfile.mkdtemp(prefix='declip_arch_')
+        with open(osp.join(folder, f'{stem}.json'), 'w') as f:
+            json.dump(cfg, f)
+        open_clip.add_model_config(osp.join(folder, f'{stem}.json'))
+        model_name = stem
     if model_name not in open_clip.list_models():
         raise ValueError(
             f"Unknown CLIP architecture '{model_name}'. Use one of open_clip's "
@@ -48,6 +64,21 @@ def resolve_model_name(model_name: str) -> str:
             f"'EVA02-B-16' (see open_clip.list_models()), or the path of an "
             f"architecture JSON file.")
     return model_name
+
+
+def _register_timm_eva(name: str, args: dict) -> None:
+    from timm.models import is_model, register_model
+    from timm.models.eva import Eva
+    if is_model(name):
+        return
+
+    def create(pretrained=False, **kwargs):
+        for key in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'):
+            kwargs.pop(key, None)
+        return Eva(**dict(args, **kwargs))
+    create.__name__ = name
+    create.__module__ = __name__
+    register_model(create)
 
 
 def tag_needs_quick_gelu(model_name: str, tag: str) -> bool:
@@ -140,14 +171,19 @@ def describe_key_mismatch(path: str, missing, unexpected, limit: int = 8) -> str
 
 
 def build_clip(model_name: str, pretrained: Optional[str] = None,
+               checkpoint: Optional[str] = None,
                quick_gelu: Optional[bool] = None) -> torch.nn.Module:
     """Create an open_clip CLIP model, eval mode, fp32, on the CPU.
 
     Args:
-        model_name: open_clip architecture name, e.g. ``'ViT-B-16'``, or the
-            path of an open_clip architecture JSON file.
-        pretrained: open_clip tag, path of a local checkpoint file, or None
-            for random weights.
+        model_name: open_clip architecture name, e.g. ``'ViT-B-16'``,
+            ``'EVA02-B-16'``, or the path of an open_clip architecture JSON file.
+        pretrained: open_clip tag, path of a full checkpoint file (open_clip or
+            EVA-CLIP format, detected by its keys), or None for random weights.
+            Loaded strictly: every key of the model must be in the file.
+        checkpoint: a second file loaded over ``pretrained``, e.g. fine-tuned
+            weights of DeCLIP / DenseVLM / CLIPSelf. It may hold only the
+            image tower; the text tower then stays ``pretrained``'s.
         quick_gelu: force QuickGELU on or off; None decides from the tag
             (``openai`` weights need it) or from a ``-quickgelu`` model name.
     """
@@ -158,30 +194,50 @@ def build_clip(model_name: str, pretrained: Optional[str] = None,
             quick_gelu = tag_needs_quick_gelu(model_name, pretrained)
     elif pretrained:
         check_checkpoint_file(pretrained)
+    if checkpoint:
+        check_checkpoint_file(checkpoint)
     if quick_gelu:
         kwargs['force_quick_gelu'] = True
 
-    if pretrained and looks_like_path(pretrained):
-        with _quiet_open_clip():  # it warns "initialized randomly"; we load next
-            model = open_clip.create_model(model_name, pretrained=None, **kwargs)
-        state_dict = load_checkpoint_file(pretrained)
-        state_dict = _adapt_open_clip_state_dict(model, state_dict)
-        result = model.load_state_dict(state_dict, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise RuntimeError(describe_key_mismatch(
-                pretrained, result.missing_keys, result.unexpected_keys))
-    else:
+    if pretrained and not looks_like_path(pretrained):
         try:
             model = open_clip.create_model(model_name, pretrained=pretrained, **kwargs)
         except RuntimeError as err:
-            if pretrained and 'download' in str(err).lower():
+            if 'download' in str(err).lower():
                 raise RuntimeError(
                     f"Could not fetch the '{pretrained}' weights of "
                     f"'{model_name}' (no network?). Download the checkpoint on a "
                     f"machine with network access and pass its local path as "
                     f"`pretrained`. Original error: {err}") from err
             raise
+    else:
+        with _quiet_open_clip():  # it warns "initialized randomly"; we load next
+            model = open_clip.create_model(model_name, pretrained=None, **kwargs)
+        if pretrained:
+            load_weights(model, pretrained, over_base=False)
+    if checkpoint:
+        load_weights(model, checkpoint, over_base=bool(pretrained))
     return model.eval().float()
+
+
+def load_weights(model: torch.nn.Module, path: str, over_base: bool) -> str:
+    """Load a checkpoint file of any known format into ``model``; returns the format.
+
+    Unexpected keys are always an error. Missing keys are an error too, except
+    text-tower keys when ``over_base`` (the file is applied over full weights).
+    """
+    from .checkpoint_formats import to_open_clip
+    state_dict, fmt = to_open_clip(load_checkpoint_file(path), model)
+    state_dict = _adapt_open_clip_state_dict(model, state_dict, path)
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    visual_missing = [k for k in missing if k.startswith('visual.')]
+    if unexpected or visual_missing or (missing and not over_base):
+        hint = ''
+        if missing and not visual_missing and not unexpected:
+            hint = (f" The file holds only the image tower ({fmt} format): pass the base "
+                    f"CLIP as `pretrained` and this file as `checkpoint`.")
+        raise RuntimeError(describe_key_mismatch(path, missing, unexpected) + hint)
+    return fmt
 
 
 @contextlib.contextmanager
@@ -195,7 +251,7 @@ def _quiet_open_clip():
         root.setLevel(level)
 
 
-def _adapt_open_clip_state_dict(model: torch.nn.Module, state_dict: dict) -> dict:
+def _adapt_open_clip_state_dict(model: torch.nn.Module, state_dict: dict, path: str) -> dict:
     """Apply open_clip's own compatibility fixes and check tensor shapes."""
     from open_clip.factory import resize_pos_embed, resize_text_pos_embed
     if 'logit_scale' in state_dict and state_dict['logit_scale'].ndim != model.logit_scale.ndim:
@@ -209,23 +265,27 @@ def _adapt_open_clip_state_dict(model: torch.nn.Module, state_dict: dict) -> dic
            for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
     if bad:
         raise RuntimeError(
-            f"Checkpoint tensors do not fit the model ({len(bad)} shape "
+            f"Checkpoint '{path}' does not fit the model ({len(bad)} shape "
             f"mismatches, first: {bad[:5]}). Check `model_name`.")
     return state_dict
 
 
-def weights_identity(model_name: str, pretrained: Optional[str]) -> str:
+def weights_identity(model_name: str, pretrained: Optional[str],
+                     checkpoint: Optional[str] = None) -> str:
     """A string that changes whenever the weights change.
 
     Tags are fixed releases, so the tag itself identifies them; local files are
     identified by the SHA-256 of their content (memoized per path, size and
     modification time).
     """
-    if not pretrained:
+    if not pretrained and not checkpoint:
         raise ValueError('random weights have no stable identity')
-    if not looks_like_path(pretrained):
-        return f'{model_name}:{pretrained}'
-    return f'{model_name}:sha256:{file_sha256(pretrained)}'
+
+    def one(source):
+        if not source:
+            return '-'
+        return source if not looks_like_path(source) else f'sha256:{file_sha256(source)}'
+    return f'{model_name}:{one(pretrained)}:{one(checkpoint)}'
 
 
 _SHA_MEMO = {}

@@ -21,7 +21,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
 from ..text import Vocabulary, get_templates, load_vocabulary
-from .clip_loader import build_clip, weights_identity
+from .clip_loader import build_clip, resolve_model_name, weights_identity
 
 CACHE_FORMAT = 1
 
@@ -54,8 +54,8 @@ class ZeroShotTextClassifier(BaseModule):
         class_names: a class-name file, a list of lines (synonyms separated by
             ``;`` or ``,``) or a ``'cat; dog'`` string, see
             :func:`declip_mmseg.text.load_vocabulary`.
-        model_name, pretrained: the CLIP whose text tower encodes the names;
-            the segmentor fills them in from its backbone when omitted.
+        model_name, pretrained, checkpoint: the CLIP whose text tower encodes
+            the names; the segmentor fills them in from its backbone when omitted.
         templates: template-set name or list of ``'... {} ...'`` strings.
         cache_dir: where embeddings are cached; None uses
             ``$DECLIP_CACHE_DIR`` or ``~/.cache/declip_mmseg/text_embeddings``;
@@ -66,8 +66,9 @@ class ZeroShotTextClassifier(BaseModule):
 
     def __init__(self, class_names: Union[str, Sequence[str]], model_name: Optional[str] = None,
                  pretrained: Optional[str] = None, templates='openai_imagenet',
-                 cache_dir: Union[str, None, bool] = None, quick_gelu: Optional[bool] = None,
-                 encode_device: Optional[str] = None, init_cfg=None):
+                 cache_dir: Union[str, None, bool] = None, checkpoint: Optional[str] = None,
+                 quick_gelu: Optional[bool] = None, encode_device: Optional[str] = None,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if model_name is None:
             raise ValueError('ZeroShotTextClassifier needs `model_name` (the segmentor '
@@ -75,6 +76,7 @@ class ZeroShotTextClassifier(BaseModule):
         self.vocabulary: Vocabulary = load_vocabulary(class_names)
         self.templates = get_templates(templates)
         self.model_name, self.pretrained, self.quick_gelu = model_name, pretrained, quick_gelu
+        self.checkpoint = checkpoint
         self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
         self.encode_device = encode_device
         embeddings = self._load_or_encode()
@@ -89,13 +91,16 @@ class ZeroShotTextClassifier(BaseModule):
 
     # -- cache -------------------------------------------------------------
     def cache_key(self) -> Optional[str]:
-        if not self.pretrained or self.cache_dir is False:
+        if not (self.pretrained or self.checkpoint) or self.cache_dir is False:
             return None
         payload = json.dumps({
-            'format': CACHE_FORMAT, 'weights': weights_identity(self.model_name, self.pretrained),
-            'quick_gelu': self.quick_gelu, 'queries': self.vocabulary.queries,
+            'format': CACHE_FORMAT, 'weights': self._identity(), 'quick_gelu': self.quick_gelu,
+            'queries': self.vocabulary.queries,
             'templates': self.templates}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _identity(self) -> str:
+        return weights_identity(self.model_name, self.pretrained, self.checkpoint)
 
     def _load_or_encode(self) -> torch.Tensor:
         key = self.cache_key()
@@ -116,7 +121,7 @@ class ZeroShotTextClassifier(BaseModule):
             tmp = f'{path}.{os.getpid()}.tmp'
             torch.save({'embeddings': embeddings, 'queries': self.vocabulary.queries,
                         'templates': self.templates,
-                        'weights': weights_identity(self.model_name, self.pretrained)}, tmp)
+                        'weights': self._identity()}, tmp)
             os.replace(tmp, path)  # atomic: parallel ranks never see half a file
         return embeddings
 
@@ -125,8 +130,9 @@ class ZeroShotTextClassifier(BaseModule):
         print_log(f'encoding {len(queries)} class names x {len(self.templates)} templates '
                   f'with the {self.model_name} text tower', logger='current')
         device = torch.device(self.encode_device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        clip = build_clip(self.model_name, self.pretrained, quick_gelu=self.quick_gelu)
-        tokenizer = open_clip.get_tokenizer(self.model_name)
+        clip = build_clip(self.model_name, self.pretrained, checkpoint=self.checkpoint,
+                          quick_gelu=self.quick_gelu)
+        tokenizer = open_clip.get_tokenizer(resolve_model_name(self.model_name))
         return encode_queries(clip, tokenizer, queries, self.templates, device)
 
     # -- scoring -----------------------------------------------------------
@@ -139,6 +145,6 @@ class ZeroShotTextClassifier(BaseModule):
         """Max over the synonyms of each class: (Q, H, W) -> (C, H, W)."""
         if self.num_classes == probs.shape[0]:
             return probs
-        index = self.query_to_class.to(probs.device)
-        pooled = probs.new_full((self.num_classes, *probs.shape[1:]), float('-inf'))
-        return pooled.index_reduce_(0, index, probs, 'amax', include_self=True)
+        index = self.query_to_class.to(probs.device).view(-1, *([1] * (probs.dim() - 1)))
+        pooled = probs.new_zeros((self.num_classes, *probs.shape[1:]))
+        return pooled.scatter_reduce_(0, index.expand_as(probs), probs, 'amax', include_self=False)

@@ -15,9 +15,11 @@ class DeCLIPViT(BaseModule):
     """CLIP ViT returning dense *content* and *context* features.
 
     Args:
-        model_name: open_clip architecture, e.g. ``'ViT-B-16'``, ``'ViT-L-14-336'``.
+        model_name: open_clip architecture, e.g. ``'ViT-B-16'``, ``'ViT-L-14-336'``,
+            ``'EVA02-B-16'``, ``'EVA02-L-14-336'``.
         pretrained: open_clip tag (``'openai'``, ``'laion2b_s34b_b88k'``, ...) or
-            the path of a local checkpoint file; None gives random weights.
+            the path of a local checkpoint file (open_clip or EVA-CLIP format);
+            None gives random weights.
         attn_mode: rule of the last block's attention, see
             :mod:`declip_mmseg.models.decoupled_attention` ('qk', 'qq', 'kk',
             'vv', 'csa', 'all', 'identity').
@@ -26,6 +28,8 @@ class DeCLIPViT(BaseModule):
             and DeCLIP; ``'qk'`` with ``True/True`` is plain CLIP.
         attn_scale: factor on the similarity logits; None means
             ``head_dim ** -0.5``.
+        checkpoint: fine-tuned weights loaded over ``pretrained`` (DeCLIP,
+            DenseVLM, CLIPSelf files; may hold the image tower only).
         quick_gelu: force QuickGELU (None: decided from the weights' tag).
 
     Forward: ``content, context = backbone(img)`` with ``img`` (B, 3, H, W),
@@ -39,13 +43,15 @@ class DeCLIPViT(BaseModule):
 
     def __init__(self, model_name: str, pretrained: Optional[str] = None,
                  attn_mode: str = 'qq', residual: bool = False, ffn: bool = False,
-                 attn_scale: Optional[float] = None, quick_gelu: Optional[bool] = None,
-                 init_cfg=None):
+                 attn_scale: Optional[float] = None, checkpoint: Optional[str] = None,
+                 quick_gelu: Optional[bool] = None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check_attn_mode(attn_mode)
-        clip = build_clip(model_name, pretrained, quick_gelu=quick_gelu)
+        clip = build_clip(model_name, pretrained, checkpoint=checkpoint, quick_gelu=quick_gelu)
         self.model_name = model_name
         self.pretrained = pretrained
+        self.checkpoint = checkpoint
+        self.quick_gelu = quick_gelu
         self.tower = wrap_visual_tower(clip.visual)
         del clip  # the text tower is built separately by the text classifier
         self.attn_mode = attn_mode

@@ -50,23 +50,28 @@ class ZeroShotSegmentor(BaseSegmentor):
         slide_crop, slide_stride: window size and step in pixels.
         window_batch_size: windows per backbone call (0: all at once).
         amp_dtype: autocast dtype on CUDA (``'float16'``, ``'bfloat16'`` or
-            None for fp32); the CPU always runs fp32.
+            None for fp32).
+        cpu_amp_dtype: autocast dtype on the CPU; None (default) keeps fp32.
+            ``'bfloat16'`` runs the backbone's matrix products about 4x faster
+            on CPUs with bf16 instructions, at bf16 rounding.
     """
 
     def __init__(self, backbone: dict, text_classifier: dict, data_preprocessor: Optional[dict] = None,
                  logit_scale: float = 50.0, prob_thd: float = 0.0, inference_mode: str = 'slide',
                  slide_crop: int = 448, slide_stride: int = 224, window_batch_size: int = 16,
-                 amp_dtype: Optional[str] = 'float16', init_cfg=None):
+                 amp_dtype: Optional[str] = 'float16', cpu_amp_dtype: Optional[str] = None,
+                 init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD,
                                      bgr_to_rgb=True)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if inference_mode not in ('slide', 'whole'):
             raise ValueError(f"inference_mode must be 'slide' or 'whole', got {inference_mode!r}")
-        if amp_dtype not in AMP_DTYPES:
-            raise ValueError(f'amp_dtype must be one of {list(AMP_DTYPES)}, got {amp_dtype!r}')
+        for name, value in (('amp_dtype', amp_dtype), ('cpu_amp_dtype', cpu_amp_dtype)):
+            if value not in AMP_DTYPES:
+                raise ValueError(f'{name} must be one of {list(AMP_DTYPES)}, got {value!r}')
         text_classifier = dict(text_classifier)
-        for key in ('model_name', 'pretrained', 'quick_gelu'):
+        for key in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu'):
             if key in backbone:
                 text_classifier.setdefault(key, backbone[key])
         self.backbone = MODELS.build(backbone)
@@ -78,6 +83,7 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.slide_stride = int(slide_stride)
         self.window_batch_size = int(window_batch_size)
         self.amp_dtype = AMP_DTYPES[amp_dtype]
+        self.cpu_amp_dtype = AMP_DTYPES[cpu_amp_dtype]
 
     @property
     def num_classes(self) -> int:
@@ -85,9 +91,10 @@ class ZeroShotSegmentor(BaseSegmentor):
 
     # -- features ----------------------------------------------------------
     def _autocast(self, device: torch.device):
-        if device.type == 'cuda' and self.amp_dtype is not None:
-            return torch.autocast('cuda', dtype=self.amp_dtype)
-        return contextlib.nullcontext()
+        dtype = self.amp_dtype if device.type == 'cuda' else self.cpu_amp_dtype
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=dtype)
 
     def extract_feat(self, inputs: torch.Tensor):
         """(B, 3, H, W) -> backbone output ``(content, context)``."""

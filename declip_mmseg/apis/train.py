@@ -1,0 +1,80 @@
+"""Training through mmengine's Runner (the logic behind tools/train.py)."""
+import os.path as osp
+from typing import Optional, Union
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from .test import init_cpu_distributed
+
+
+def allow_resuming_own_checkpoints() -> None:
+    """Let mmengine 0.10.7 read its own checkpoints under torch >= 2.6.
+
+    torch.load now defaults to ``weights_only=True``, which rejects the message hub and
+    optimizer state mmengine stores, so ``--resume`` fails. Local files are read with full
+    unpickling instead: only do this for checkpoints your own runs wrote.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    @CheckpointLoader.register_scheme(prefixes='', force=True)
+    def load_local_checkpoint(filename, map_location=None):
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
+        try:
+            return torch.load(filename, map_location=map_location, weights_only=False)
+        except Exception as err:  # noqa: BLE001
+            raise RuntimeError(f'cannot read checkpoint {filename!r} ({err}); it is corrupt or '
+                               'was cut off while being written: delete it and resume from '
+                               'the previous one') from err
+
+
+def load_train_config(config: str, work_dir: Optional[str] = None,
+                      resume: Union[bool, str] = False, cfg_options: Optional[dict] = None,
+                      launcher: str = 'none') -> Config:
+    """Read a training config and apply the command-line choices.
+
+    Args:
+        resume: True resumes from the newest checkpoint in the work dir, a path from
+            that checkpoint.
+    On machines without CUDA, AMP is switched off (fp32) and distributed runs use gloo.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    if resume:
+        cfg.resume = True
+        cfg.load_from = resume if isinstance(resume, str) else None
+    if not torch.cuda.is_available():
+        wrapper = cfg.optim_wrapper
+        if wrapper.get('type') == 'AmpOptimWrapper':
+            wrapper.type = 'OptimWrapper'
+            for key in ('dtype', 'loss_scale'):
+                wrapper.pop(key, None)
+        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if launcher != 'none':
+            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                         broadcast_buffers=False)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if loader and loader.get('num_workers', 0) == 0:
+            loader.persistent_workers = False
+    return cfg
+
+
+def run_train(cfg: Config) -> Runner:
+    """Build the Runner and train; returns the runner."""
+    allow_resuming_own_checkpoints()
+    init_cpu_distributed(cfg.launcher)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner

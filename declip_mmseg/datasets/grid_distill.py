@@ -1,0 +1,189 @@
+"""Images for DeCLIP's distillation stage: student view, grid crops, VFM view (no labels).
+
+Per image, as DeCLIP's ``GridDistillDataset``:
+
+* student view: long side resized to ``image_size`` (bicubic, ratio kept), zero padded on
+  the right and bottom to ``image_size`` squared, CLIP normalization;
+* an m x n grid drawn uniformly from DeCLIP's choice set (rows m in 1..max_split, columns n
+  in ``(m+1)//2 .. min(2m, max_split)``); at most ``max_boxes`` cells, a random subset;
+  boxes as xyxy normalized to the padded student view, flagged valid in column 5;
+* every cell cropped from the original image, long side resized to ``crop_size``, centered
+  zero padding, CLIP normalization (the teacher's input);
+* VFM view: long side resized to ``(image_size // student_patch) * vfm_patch`` (so both
+  patch grids match: 560 / 16 * 14 = 490 for DINOv2), right / bottom padding, ImageNet
+  normalization.
+
+Unreadable or tiny images are skipped with a warning (another image is drawn instead).
+"""
+import json
+import logging
+import os
+import os.path as osp
+import random
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.logging import print_log
+from PIL import Image
+from torch.utils.data import Dataset
+
+from mmseg.registry import DATASETS
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+
+
+def grid_choices(max_split: int) -> List[Tuple[int, int]]:
+    """DeCLIP's (rows, columns) choice set; 24 pairs for max_split 6."""
+    return [(m, n) for m in range(1, max_split + 1)
+            for n in range((m + 1) // 2, min(2 * m + 1, max_split + 1))]
+
+
+def grid_boxes(rows: int, cols: int) -> np.ndarray:
+    """Cells of a rows x cols grid, row-major, xyxy in [0, 1]: (rows*cols, 4)."""
+    xs, ys = np.linspace(0, 1, cols + 1), np.linspace(0, 1, rows + 1)
+    return np.array([[xs[c], ys[r], xs[c + 1], ys[r + 1]]
+                     for r in range(rows) for c in range(cols)], dtype=np.float64)
+
+
+def to_tensor(image: Image.Image, mean, std) -> torch.Tensor:
+    """PIL RGB -> normalized (3, H, W) float tensor."""
+    arr = torch.from_numpy(np.asarray(image.convert('RGB'), dtype=np.float32) / 255.0)
+    arr = arr.permute(2, 0, 1)
+    return (arr - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+
+
+def resize_longest_padded(image: Image.Image, size: int) -> Tuple[Image.Image, float]:
+    """Long side to ``size`` (bicubic), pasted top-left on a black size x size canvas."""
+    w, h = image.size
+    scale = size / max(w, h)
+    resized = image.resize((round(w * scale), round(h * scale)), Image.BICUBIC)
+    canvas = Image.new('RGB', (size, size))
+    canvas.paste(resized, (0, 0))
+    return canvas, scale
+
+
+def resize_max_centered(image: Image.Image, size: int) -> Image.Image:
+    """Long side to ``size`` (bicubic), centered on a black size x size canvas."""
+    w, h = image.size
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    canvas = Image.new('RGB', (size, size))
+    canvas.paste(image.resize((nw, nh), Image.BICUBIC), ((size - nw) // 2, (size - nh) // 2))
+    return canvas
+
+
+def list_images(img_dir: str, ann_file: Optional[str] = None) -> List[str]:
+    """Image paths from a COCO ``instances_*.json`` (only ``images[].file_name`` is read)
+    or, without one, every image file below ``img_dir``."""
+    if ann_file:
+        if not osp.isfile(ann_file):
+            raise FileNotFoundError(f'annotation file {ann_file!r} does not exist (it lists the '
+                                    'images, e.g. annotations/instances_train2017.json)')
+        with open(ann_file) as f:
+            try:
+                images = json.load(f)['images']
+            except (ValueError, KeyError) as err:
+                raise RuntimeError(f'{ann_file!r} is not a COCO annotation file with an '
+                                   f'"images" list: {err}') from err
+        return [osp.join(img_dir, item['file_name']) for item in images]
+    if not osp.isdir(img_dir):
+        raise FileNotFoundError(f'image folder {img_dir!r} does not exist')
+    found = [osp.join(root, name) for root, _, names in os.walk(img_dir) for name in names
+             if name.lower().endswith(IMAGE_SUFFIXES)]
+    return sorted(found)
+
+
+@DATASETS.register_module()
+class GridDistillDataset(Dataset):
+    """COCO train images (or any image folder) prepared for DeCLIP distillation.
+
+    Args:
+        img_dir: image folder (relative to ``data_root``).
+        ann_file: COCO ``instances_*.json`` listing the images; None scans ``img_dir``.
+        image_size: student input size (square, padded), 560 by default (1024 in the paper).
+        crop_size: teacher input size (224 for B/16, 336 for L/14-336).
+        student_patch, vfm_patch: patch sizes fixing the VFM view's size.
+        max_split, max_boxes: grid choice set and number of boxes kept.
+        min_size: images whose shorter side is smaller are skipped.
+        seed: the grid drawn for image i in epoch e depends only on (seed, e, i), so a resumed
+            run sees the same grids as an uninterrupted one; :meth:`set_epoch` is called by
+            ``DeCLIPDistillHook`` before every epoch.
+    Item: ``dict(inputs=(3, S, S), data_samples=dict(boxes=(max_boxes, 5), crops=(max_boxes, 3,
+    c, c), vfm_inputs=(3, V, V)))``; unused box rows are zero (valid flag 0).
+    """
+
+    def __init__(self, img_dir: str, ann_file: Optional[str] = None, data_root: str = '',
+                 image_size: int = 560, crop_size: int = 224, student_patch: int = 16,
+                 vfm_patch: int = 14, max_split: int = 6, max_boxes: int = 20,
+                 min_size: int = 10, seed: int = 0, **kwargs):
+        self.img_dir = osp.join(data_root, img_dir)
+        ann = osp.join(data_root, ann_file) if ann_file else None
+        self.paths = list_images(self.img_dir, ann)
+        if not self.paths:
+            raise RuntimeError(f'no images found in {self.img_dir!r}'
+                               f'{" listed by " + repr(ann) if ann else ""}')
+        self.image_size, self.crop_size = image_size, crop_size
+        self.vfm_size = image_size // student_patch * vfm_patch
+        self.choices = grid_choices(max_split)
+        self.max_boxes, self.min_size = max_boxes, min_size
+        self.seed, self.epoch = seed, 0
+        self.metainfo = dict(classes=())
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def read(self, path: str) -> Optional[Image.Image]:
+        try:
+            with Image.open(path) as image:
+                image = image.convert('RGB')
+        except Exception as err:  # noqa: BLE001 - a bad file must not stop a long run
+            print_log(f'skipping unreadable image {path!r}: {err}', logger='current',
+                      level=logging.WARNING)
+            return None
+        if min(image.size) < self.min_size:
+            print_log(f'skipping tiny image {path!r} ({image.size[0]}x{image.size[1]})',
+                      logger='current', level=logging.WARNING)
+            return None
+        return image
+
+    def __getitem__(self, index: int) -> dict:
+        rng = random.Random(f'{self.seed}-{self.epoch}-{index}')
+        for _ in range(100):
+            image = self.read(self.paths[index])
+            if image is not None:
+                return self.prepare(image, rng)
+            index = rng.randrange(len(self.paths))
+        raise RuntimeError(f'100 images in a row could not be read from {self.img_dir!r}')
+
+    def prepare(self, image: Image.Image, rng: random.Random) -> dict:
+        w, h = image.size
+        student, scale = resize_longest_padded(image, self.image_size)
+        vfm_view, _ = resize_longest_padded(image, self.vfm_size)
+        rows, cols = rng.choice(self.choices)
+        cells = grid_boxes(rows, cols)
+        order = list(range(len(cells)))
+        rng.shuffle(order)
+        cells = cells[order[:self.max_boxes]] * np.array([w, h, w, h])
+        boxes = torch.zeros(self.max_boxes, 5)
+        crops = torch.zeros(self.max_boxes, 3, self.crop_size, self.crop_size)
+        for i, (x0, y0, x1, y1) in enumerate(cells):
+            crop = image.crop((x0, y0, x1, y1))
+            crops[i] = to_tensor(resize_max_centered(crop, self.crop_size), CLIP_MEAN, CLIP_STD)
+            boxes[i, :4] = torch.tensor([x0, y0, x1, y1]) * scale / self.image_size
+            boxes[i, 4] = 1.0
+        return dict(inputs=to_tensor(student, CLIP_MEAN, CLIP_STD),
+                    data_samples=dict(boxes=boxes, crops=crops,
+                                      vfm_inputs=to_tensor(vfm_view, IMAGENET_MEAN, IMAGENET_STD)))
+
+
+def valid_boxes(boxes: torch.Tensor) -> Sequence[torch.Tensor]:
+    """(B, K, 5) padded boxes -> per image (n_i, 4) valid boxes."""
+    return [b[b[:, 4] > 0.5, :4] for b in boxes]

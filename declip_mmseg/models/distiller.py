@@ -1,0 +1,162 @@
+"""DeCLIPDistiller: the student CLIP of DeCLIP's unsupervised distillation stage.
+
+``loss()`` is DeCLIP's objective on a batch of :class:`GridDistillDataset` items:
+
+* content: 1x1 RoIAlign of the student's content map over the grid boxes vs the frozen
+  teacher CLIP's embeddings of the same crops (``1 - cosine``);
+* context: the student's last-block q / k affinities vs the VFM's patch affinities.
+
+The frozen teacher (a copy of the initial CLIP) and VFM are attached by
+:class:`declip_mmseg.engine.DeCLIPDistillHook` with :meth:`set_teachers`; they are kept out
+of the module tree so checkpoints hold the student only.  ``predict()`` is DeCLIP's
+validation: region classification with the student's dense features.
+"""
+import contextlib
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmseg.registry import MODELS
+
+from ..datasets.grid_distill import valid_boxes
+from .distill_losses import content_loss, context_loss
+from .region_pooling import roi_pool
+
+
+@MODELS.register_module()
+class DeCLIPDistiller(BaseModel):
+    """Student CLIP image tower with DeCLIP's losses.
+
+    Args:
+        student: :class:`DeCLIPViT` config; its ``attn_mode`` ('qq', 'kk' or 'csa') is the
+            distillation mode (the last block's attention and the context features used).
+        loss_content_weight, loss_context_weight: weights (DeCLIP: 1.0 and 0.25 in the paper,
+            0.1 in the released scripts). A context weight of 0 is CLIPSelf.
+        unlocked_blocks: how many of the last transformer blocks train (None: all). Parts
+            outside the blocks (patch embedding, positions, final norm, projection) stay
+            frozen, and so do last-block parameters the decoupled path never uses.
+        val_text_classifier: :class:`ZeroShotTextClassifier` config with the validation
+            categories (region classification); ``model_name`` etc. default to the student's.
+        val_attn_mode: attention mode of the last block during validation ('qq' as DeCLIP).
+    """
+
+    def __init__(self, student: dict, loss_content_weight: float = 1.0,
+                 loss_context_weight: float = 0.25, unlocked_blocks: Optional[int] = None,
+                 val_text_classifier: Optional[dict] = None, val_attn_mode: Optional[str] = 'qq',
+                 data_preprocessor: Optional[dict] = None, init_cfg=None):
+        super().__init__(data_preprocessor=data_preprocessor or dict(type='BaseDataPreprocessor'),
+                         init_cfg=init_cfg)
+        self.student = MODELS.build(student)
+        self.mode = self.student.attn_mode
+        if self.mode not in ('qq', 'kk', 'csa'):
+            raise ValueError(f"DeCLIP distils in mode 'qq', 'kk' or 'csa', not {self.mode!r}")
+        self.loss_content_weight = float(loss_content_weight)
+        self.loss_context_weight = float(loss_context_weight)
+        self.val_attn_mode = val_attn_mode
+        self.val_text_classifier = None
+        if val_text_classifier is not None:
+            cfg = dict(val_text_classifier)
+            for key in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu'):
+                if key in student:
+                    cfg.setdefault(key, student[key])
+            self.val_text_classifier = MODELS.build(cfg)
+            self.val_text_classifier.requires_grad_(False)
+        self._teachers: Dict[str, nn.Module] = {}
+        self.freeze(unlocked_blocks)
+
+    # -- what trains ---------------------------------------------------------
+    def blocks(self) -> nn.ModuleList:
+        tower = self.student.tower
+        return tower.trunk.blocks if hasattr(tower, 'trunk') else tower.visual.transformer.resblocks
+
+    def freeze(self, unlocked_blocks: Optional[int]) -> None:
+        """Train only the last ``unlocked_blocks`` blocks, minus parameters that get no
+        gradient from the losses (found by probing one tiny forward / backward)."""
+        self.student.requires_grad_(False)
+        blocks = self.blocks()
+        n = len(blocks) if unlocked_blocks is None else int(unlocked_blocks)
+        if not 0 < n <= len(blocks):
+            raise ValueError(f'unlocked_blocks must be in 1..{len(blocks)}, got {unlocked_blocks}')
+        for blk in blocks[len(blocks) - n:]:
+            blk.requires_grad_(True)
+        p = self.student.patch_size
+        content, context = self.student(torch.zeros(1, 3, 2 * p, 2 * p))
+        used = content.sum() + sum(context[key].sum() for key in self.context_keys())
+        params = [q for q in self.student.parameters() if q.requires_grad]
+        grads = torch.autograd.grad(used, params, allow_unused=True)
+        for param, grad in zip(params, grads):
+            if grad is None:
+                param.requires_grad_(False)
+
+    def context_keys(self):
+        return {'qq': ('q',), 'kk': ('k',), 'csa': ('q', 'k')}[self.mode]
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.val_text_classifier is not None:
+            self.val_text_classifier.eval()
+        return self
+
+    # -- teachers --------------------------------------------------------------
+    def set_teachers(self, teacher: nn.Module, vfm: Optional[nn.Module]) -> None:
+        """Attach the frozen teacher image tower (crops -> embeddings) and VFM."""
+        for module in (teacher, vfm):
+            if module is not None:
+                module.requires_grad_(False)
+                module.eval()
+        self._teachers = {'teacher': teacher, 'vfm': vfm}
+
+    @property
+    def teacher(self) -> nn.Module:
+        if 'teacher' not in self._teachers:
+            raise RuntimeError('no teacher attached: DeCLIPDistiller trains with DeCLIPDistillHook '
+                               "in the config's custom_hooks")
+        return self._teachers['teacher']
+
+    # -- mmengine API ------------------------------------------------------------
+    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        return self.student(inputs)
+
+    def loss(self, inputs: torch.Tensor, data_samples: dict) -> Dict[str, torch.Tensor]:
+        """``inputs`` (B, 3, S, S); ``data_samples``: boxes (B, K, 5), crops (B, K, 3, c, c),
+        vfm_inputs (B, 3, V, V). Returns the weighted losses."""
+        content, context = self.student(inputs)
+        boxes = valid_boxes(data_samples['boxes'])
+        keep = data_samples['boxes'][..., 4] > 0.5
+        with torch.no_grad():
+            teacher_embeds = self.teacher(data_samples['crops'][keep])
+        losses = {'loss_content': self.loss_content_weight
+                  * content_loss(roi_pool(content, boxes).float(), teacher_embeds.float())}
+        vfm = self._teachers.get('vfm')
+        if self.loss_context_weight > 0:
+            if vfm is None:
+                raise RuntimeError('loss_context_weight > 0 needs a VFM (DeCLIPDistillHook vfm=...)')
+            with torch.no_grad():
+                vfm_features = vfm(data_samples['vfm_inputs']).float()
+            ctx = {k: v.float() for k, v in context.items()}
+            losses['loss_context'] = self.loss_context_weight * context_loss(
+                vfm_features, ctx, self.mode, self.student.tower.num_heads)
+        return losses
+
+    def predict(self, inputs: torch.Tensor, data_samples=None):
+        """Region classification of the validation regions (see ``DenseRegionClassifier``)."""
+        from .region_classifier import classify_regions
+        if self.val_text_classifier is None:
+            raise RuntimeError('validation needs val_text_classifier (the category names)')
+        with torch.no_grad(), self._val_attn_mode():
+            content, _ = self.student(inputs)
+        return classify_regions(content, data_samples, self.val_text_classifier.query_embeddings)
+
+    @contextlib.contextmanager
+    def _val_attn_mode(self):
+        saved = self.student.attn_mode
+        self.student.attn_mode = self.val_attn_mode or saved
+        try:
+            yield
+        finally:
+            self.student.attn_mode = saved

@@ -1,0 +1,54 @@
+"""Every shipped config parses and carries its protocol's per-dataset settings (anchors.md 1.3-1.4)."""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from declip_mmseg.apis.eval_all import BENCHMARKS, CONFIG_ROOT, CONFIG_SETS, resolve_configs, short_side
+from declip_mmseg.text import read_class_names
+
+# dataset: (short side, window, stride, logit scale, prob_thd)
+CLEARCLIP = {'voc21': (448, 448, 224, 50, 0.5), 'voc20': (448, 448, 224, 50, 0),
+             'context60': (448, 448, 224, 50, 0.15), 'context59': (448, 448, 224, 50, 0),
+             'city_scapes': (448, 224, 224, 50, 0), 'ade20k': (448, 448, 224, 50, 0),
+             'coco_stuff164k': (448, 448, 224, 50, 0), 'coco_object': (448, 448, 224, 50, 0.4)}
+DECLIP = {'voc21': (448, 336, 112, 80, 0.4), 'voc20': (448, 336, 112, 40, 0),
+          'context60': (448, 336, 112, 40, 0.15), 'context59': (448, 336, 112, 40, 0),
+          'city_scapes': (560, 336, 112, 40, 0), 'ade20k': (448, 336, 112, 40, 0),
+          'coco_stuff164k': (448, 336, 112, 40, 0), 'coco_object': (448, 336, 112, 40, 0.2)}
+NUM_CLASSES = {'voc21': 21, 'voc20': 20, 'context60': 60, 'context59': 59, 'city_scapes': 19,
+               'ade20k': 150, 'coco_stuff164k': 171, 'coco_object': 81}
+
+
+@pytest.mark.parametrize('config_set,table', [('clearclip', CLEARCLIP), ('declip', DECLIP),
+                                              ('densevlm', DECLIP)])
+def test_protocol_settings(config_set, table):
+    paths = resolve_configs(None, config_set)
+    assert len(paths) == 8
+    for name, path in zip(BENCHMARKS, paths):
+        cfg = Config.fromfile(path)
+        m = cfg.model
+        assert (short_side(cfg), m.slide_crop, m.slide_stride, m.logit_scale, m.prob_thd) == \
+            table[name], path
+        vocab = read_class_names(m.text_classifier.class_names)
+        assert vocab.num_classes == NUM_CLASSES[name]
+        assert osp.isfile(m.text_classifier.class_names)
+
+
+def test_backbone_settings():
+    clear = Config.fromfile(osp.join(CONFIG_ROOT, 'cfg_ade20k.py')).model.backbone
+    assert (clear.model_name, clear.pretrained, clear.attn_mode, clear.residual, clear.ffn,
+            clear.attn_scale) == ('ViT-B-16', 'openai', 'qq', False, False, None)
+    declip = Config.fromfile(osp.join(CONFIG_ROOT, 'declip', 'cfg_ade20k.py')).model.backbone
+    assert (declip.model_name, declip.attn_mode, declip.residual, declip.ffn, declip.attn_scale) \
+        == ('EVA02-B-16', 'csa', False, False, 1.0)
+    assert declip.pretrained == 'checkpoints/evab_dinov2B_csa_560_0.25_seg.pt'
+    dense = Config.fromfile(osp.join(CONFIG_ROOT, 'densevlm', 'cfg_ade20k.py')).model.backbone
+    assert dense.pretrained.endswith('densevlm_coco_6_save6_512_eva_vib16_12layers.pt')
+
+
+def test_config_sets_cover_all_files():
+    for name, rel in CONFIG_SETS.items():
+        assert all(osp.isfile(osp.join(CONFIG_ROOT, r)) for r in rel), name
+    with pytest.raises(ValueError, match='unknown config set'):
+        resolve_configs(None, 'nope')

@@ -1,0 +1,28 @@
+"""Train (DeCLIP distillation): python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]]."""
+import argparse
+
+from mmengine.config import DictAction
+
+from declip_mmseg.apis.test import setup_local_rank
+from declip_mmseg.apis.train import load_train_config, run_train
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='e.g. configs/declip_distill_coco.py')
+    parser.add_argument('--work-dir', help='checkpoints, logs and the exported model go here')
+    parser.add_argument('--resume', nargs='?', const=True, default=False,
+                        help='resume from the newest checkpoint in the work dir, or from CKPT')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    setup_local_rank(args.local_rank)
+    cfg = load_train_config(args.config, work_dir=args.work_dir, resume=args.resume,
+                            cfg_options=args.cfg_options, launcher=args.launcher)
+    run_train(cfg)
+
+
+if __name__ == '__main__':
+    main()
