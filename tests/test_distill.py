@@ -320,3 +320,22 @@ def test_dist_train_two_processes(tiny_eva, vfm_file, tmp_path):
                    'OMP_NUM_THREADS': '1'})
     assert 'Distributed training: True' in out
     assert osp.isfile(tmp_path / 'dist' / 'declip_student.pt')
+
+
+def test_training_validates_with_region_classification(tiny_eva, vfm_file, tmp_path):
+    """val_interval 1: DeCLIP's region classification on a synthetic COCO panoptic set."""
+    from test_region_classification import NAMES, make_coco_panoptic
+    root = make_coco(str(tmp_path / 'coco'))
+    make_coco_panoptic(root)
+    names = tmp_path / 'names.txt'
+    names.write_text('\n'.join(NAMES) + '\n')
+    args = train_args(tiny_eva, vfm_file, root, tmp_path / 'work', 1)
+    args = [a for a in args if a not in ('model.val_text_classifier=None', 'val_dataloader=None',
+                                         'val_evaluator=None', 'val_cfg=None',
+                                         'train_cfg.val_interval=100')]
+    args += ['train_cfg.val_interval=1', f'model.val_text_classifier.class_names={names}',
+             f'val_dataloader.dataset.data_root={root}', 'val_dataloader.num_workers=0',
+             'val_dataloader.dataset.image_size=64', 'val_dataloader.dataset.patch_size=8']
+    out = run(args)
+    for key in ('rois_thing_top1', 'rois_stuff_top5', 'maskpool_thing_top1', 'maskpool_stuff_top1'):
+        assert key in out, out[-3000:]

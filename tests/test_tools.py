@@ -207,3 +207,16 @@ def test_demo_overlay(tiny_clip, tmp_path):
     proc = run([sys.executable, 'tools/demo.py', str(tmp_path / 'nope.jpg'), '--classes', 'a'],
                check=False)
     assert proc.returncode != 0 and 'nope.jpg' in proc.stderr
+
+
+def test_benchmark_script_runs(tiny_clip):
+    """Smoke run of tools/benchmark.py on the tiny CLIP (figures are not asserted)."""
+    arch, _ = tiny_clip
+    proc = run([sys.executable, 'tools/benchmark.py', '--model', arch, '--height', '40',
+                '--width', '56', '--crop', '32', '--stride', '16', '--repeats', '1'])
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('| ')]
+    header = [c.strip() for c in lines[0].split('|')[1:-1]]
+    rows = [dict(zip(header, (c.strip() for c in line.split('|')[1:-1]))) for line in lines[1:]]
+    assert [r['mode'] for r in rows] == ['reference', 'one-window', 'batched', 'batched-bf16']
+    assert all(r['device'] == 'cpu' and float(r['ms_per_image']) > 0 for r in rows)
+    assert max(float(r['max_abs_diff_vs_reference']) for r in rows[:3]) < 1e-5  # fp32 paths agree

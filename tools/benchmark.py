@@ -1,13 +1,15 @@
-"""Speed and peak memory of slide inference: batched windows vs one window at a time.
+"""Speed and peak memory: slide inference (batched windows vs one window at a time) and
+DeCLIP distillation steps.
 
     python tools/benchmark.py                       # ViT-B/16, 448x608, window 224 / stride 112
     python tools/benchmark.py --crop 448 --stride 224 --classes 171 --devices cuda
+    python tools/benchmark.py --train               # EVA02-B/16 + DINOv2-B at 560, batch 2
 
-Random weights at the real architecture's size; prints a table.
+Random weights at the real architectures' sizes; prints a table.
 """
 import argparse
 
-from declip_mmseg.apis.benchmark import benchmark, format_table
+from declip_mmseg.apis.benchmark import benchmark, benchmark_train, format_table
 
 
 def main(argv=None):
@@ -20,10 +22,21 @@ def main(argv=None):
     parser.add_argument('--classes', type=int, default=21, help='number of text queries')
     parser.add_argument('--devices', nargs='+', choices=['cpu', 'cuda'])
     parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--amp-dtype', default='float16', help='CUDA autocast dtype')
+    parser.add_argument('--amp-dtype', default=None,
+                        help='CUDA autocast dtype (default float16; bfloat16 for --train)')
+    parser.add_argument('--train', action='store_true', help='time distillation steps instead')
+    parser.add_argument('--vfm', default='dinov2-B', choices=['dinov2-B', 'dinov2-L'])
+    parser.add_argument('--image-size', type=int, default=560)
+    parser.add_argument('--batch', type=int, default=2)
     args = parser.parse_args(argv)
+    if args.train:
+        model = args.model if args.model != 'ViT-B-16' else 'EVA02-B-16'
+        rows = benchmark_train(model, args.vfm, args.image_size, args.batch, args.devices,
+                               args.repeats, args.amp_dtype or 'bfloat16')
+        print(format_table(rows))
+        return
     rows = benchmark(args.model, args.height, args.width, args.crop, args.stride, args.classes,
-                     args.devices, args.repeats, args.amp_dtype)
+                     args.devices, args.repeats, args.amp_dtype or 'float16')
     print(f'{args.model}, input {args.height}x{args.width}, window {args.crop}, '
           f'stride {args.stride}, {args.classes} queries')
     print(format_table(rows))

@@ -1,21 +1,3 @@
 #!/usr/bin/env bash
 # Multi-process evaluation: bash tools/dist_test.sh CONFIG GPUS [tools/test.py options]
-# On a machine without GPUs, GPUS processes run on the CPU with the gloo backend.
-set -euo pipefail
-if [ $# -lt 2 ]; then
-    echo "usage: bash tools/dist_test.sh CONFIG GPUS [options of tools/test.py]" >&2
-    exit 2
-fi
-CONFIG=$1
-GPUS=$2
-shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
-DIR=$(cd "$(dirname "$0")" && pwd)
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$DIR/test.py" "$CONFIG" --launcher pytorch "$@"
+exec bash "$(dirname "$0")/dist_launch.sh" test.py "$@"

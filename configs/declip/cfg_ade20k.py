@@ -7,9 +7,4 @@ _base_ = [
 model = dict(
     text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/ade20k.txt'),
 )
-test_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(4096, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_test_pipeline}}))

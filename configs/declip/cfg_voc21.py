@@ -9,9 +9,4 @@ model = dict(
     logit_scale=80.0,
     prob_thd=0.4,
 )
-test_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(4096, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_test_pipeline}}))

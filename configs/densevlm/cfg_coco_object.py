@@ -1,16 +1,3 @@
-# DenseVLM EVA02-B/16, COCO-Object (80 things + background).
-_base_ = [
-    '../_base_/models/densevlm_eva02_b16.py',
-    '../_base_/datasets/coco_object.py',
-    '../_base_/default_runtime.py',
-]
-model = dict(
-    text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/coco_object.txt'),
-    prob_thd=0.2,
-)
-test_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]))
+# DenseVLM EVA02-B/16 under DeCLIP's protocol, COCO-Object (80 things + background).
+_base_ = ['../declip/cfg_coco_object.py', '../_base_/models/densevlm_eva02_b16.py']
+model = dict(backbone={{_base_.densevlm_backbone}})

@@ -58,6 +58,25 @@ def reference_slide(model, img: torch.Tensor) -> torch.Tensor:
     return preds / count
 
 
+def timed(fn, device: str, repeats: int):
+    """Median seconds of ``repeats`` calls after one warm-up, peak memory in MiB (CUDA:
+    allocated by torch; CPU: the process's peak RSS), and the last result."""
+    out = fn()
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == 'cuda'
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return statistics.median(times), peak, out
+
+
 def run_mode(mode: str, model_name: str, height: int, width: int, crop: int, stride: int,
              num_classes: int, device: str, repeats: int, amp_dtype=None) -> dict:
     """Time one mode in this process; returns figures and a checksum of the output."""
@@ -73,20 +92,8 @@ def run_mode(mode: str, model_name: str, height: int, width: int, crop: int, str
         with torch.no_grad(), model._autocast(img.device):
             return reference_slide(model, img) if mode == 'reference' else model.slide_logits(img)
 
-    out = once()  # warm-up
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = once()
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    ms = statistics.median(times) * 1000
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == 'cuda'
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    seconds, peak, out = timed(once, device, repeats)
+    ms = seconds * 1000
     torch.save(out.float().cpu(), f'/tmp/declip_benchmark_{mode}_{device}.pt')
     return dict(mode=mode, device=device, windows=len(window_boxes(height, width, crop, stride)),
                 ms_per_image=round(ms, 1), images_per_s=round(1000 / ms, 3),
@@ -124,11 +131,10 @@ def benchmark(model_name='ViT-B-16', height=448, width=608, crop=224, stride=112
 
 
 def format_table(rows: List[dict]) -> str:
-    cols = ['device', 'precision', 'mode', 'windows', 'ms_per_image', 'images_per_s',
-            'peak_mem_mib', 'speedup_vs_reference', 'speedup_vs_one_window',
-            'max_abs_diff_vs_reference', 'labels_changed_pct']
-    cells = [[str(r[c]) if not isinstance(r[c], float) or c != 'max_abs_diff_vs_reference'
-              else f'{r[c]:.2e}' for c in cols] for r in rows]
+    """Markdown table of the rows' keys (in first-row order)."""
+    cols = list(rows[0])
+    cells = [[f'{r[c]:.2e}' if c == 'max_abs_diff_vs_reference' else str(r[c]) for c in cols]
+             for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     lines = ['| ' + ' | '.join(c.ljust(w) for c, w in zip(cols, widths)) + ' |',
              '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
@@ -136,5 +142,81 @@ def format_table(rows: List[dict]) -> str:
     return '\n'.join(lines)
 
 
-if __name__ == '__main__':  # one mode, in a fresh process
-    print(json.dumps(run_mode(**json.loads(sys.argv[1]))))
+
+
+def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size: int,
+                    device: str, steps: int, amp_dtype=None) -> dict:
+    """Time DeCLIP distillation steps (forward, backward, AdamW) with random weights;
+    ``vfm_name`` is 'dinov2-B' or 'dinov2-L'."""
+    import tempfile
+
+    import numpy as np
+    from mmengine.dataset import default_collate
+    from mmseg.registry import MODELS
+    from PIL import Image
+
+    import declip_mmseg  # noqa: F401
+    from ..datasets.grid_distill import GridDistillDataset
+    from ..engine.distill_hook import build_teacher
+    from ..models.vfm import build_timm_vit, build_vfm
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='DeCLIPDistiller', student=dict(
+        type='DeCLIPViT', model_name=model_name, attn_mode='csa', attn_scale=1.0)))
+    folder = tempfile.mkdtemp(prefix='declip_bench_')
+    vfm_file = f'{folder}/vfm.pth'
+    arch = {'dinov2-B': 'vit_base_patch14_reg4_dinov2',
+            'dinov2-L': 'vit_large_patch14_reg4_dinov2'}[vfm_name]
+    torch.save(build_timm_vit(arch, {'img_size': 518}, {}).state_dict(), vfm_file)
+    model.set_teachers(build_teacher(model.student), build_vfm(vfm_name, vfm_file))
+    model.to(device)
+    model._teachers = {k: v.to(device) for k, v in model._teachers.items()}
+    rng = np.random.default_rng(0)
+    for i in range(batch_size):
+        Image.fromarray((rng.random((480, 640, 3)) * 255).astype(np.uint8)).save(f'{folder}/{i}.jpg')
+    patch = model.student.patch_size
+    crop = model.teacher.image_size
+    data = GridDistillDataset(img_dir=folder, image_size=image_size,
+                              crop_size=crop[0] if isinstance(crop, (tuple, list)) else crop,
+                              student_patch=patch, vfm_patch=model._teachers['vfm'].patch_size)
+    batch = default_collate([data[i] for i in range(batch_size)])
+    batch = {'inputs': batch['inputs'].to(device),
+             'data_samples': {k: v.to(device) for k, v in batch['data_samples'].items()}}
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    autocast = (torch.autocast(device, dtype=getattr(torch, amp_dtype)) if amp_dtype
+                else torch.autocast(device, enabled=False))
+
+    def step():
+        with autocast:
+            losses = model.loss(batch['inputs'], batch['data_samples'])
+        optim.zero_grad()
+        sum(losses.values()).backward()
+        optim.step()
+
+    sec, peak, _ = timed(step, device, steps)
+    return dict(mode='train', device=device, model=model_name, vfm=vfm_name,
+                image_size=image_size, batch=batch_size, precision=amp_dtype or 'fp32',
+                s_per_step=round(sec, 3), images_per_s=round(batch_size / sec, 3),
+                peak_mem_mib=round(peak, 1))
+
+
+def benchmark_train(model_name='EVA02-B-16', vfm_name='dinov2-B', image_size=560, batch_size=2,
+                    devices=None, steps=2, amp_dtype='bfloat16') -> List[dict]:
+    """Training-step figures per device, each in its own process."""
+    devices = devices or (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
+    rows = []
+    for device in devices:
+        args = dict(fn='train', model_name=model_name, vfm_name=vfm_name, image_size=image_size,
+                    batch_size=batch_size, device=device, steps=steps,
+                    amp_dtype=amp_dtype if device == 'cuda' else None)
+        proc = subprocess.run([sys.executable, '-m', 'declip_mmseg.apis.benchmark',
+                               json.dumps(args)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f'training benchmark on {device} failed:\n{proc.stderr}')
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+if __name__ == '__main__':  # one measurement, in a fresh process
+    kwargs = json.loads(sys.argv[1])
+    fn = run_train_steps if kwargs.pop('fn', None) == 'train' else run_mode
+    print(json.dumps(fn(**kwargs)))

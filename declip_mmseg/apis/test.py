@@ -3,9 +3,10 @@ import os
 import os.path as osp
 from typing import Optional
 
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+
+from .config import adapt_to_machine, init_cpu_distributed, load_config
 
 
 def load_test_config(config: str, checkpoint: Optional[str] = None, work_dir: Optional[str] = None,
@@ -19,32 +20,18 @@ def load_test_config(config: str, checkpoint: Optional[str] = None, work_dir: Op
         class_names: custom vocabulary (file, list or ``'a; b'`` string).
         show_dir: save a drawing of every prediction there.
     """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    cfg.launcher = launcher
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    cfg = load_config(config, work_dir, cfg_options, launcher)
     if checkpoint is not None:
         set_checkpoint(cfg, checkpoint)
     if class_names is not None:
         cfg.model.text_classifier.class_names = class_names
     if show_dir is not None:
+        if 'visualization' not in cfg.get('default_hooks', {}):
+            raise ValueError(f'--show-dir needs a visualization hook; {config!r} has none '
+                             '(it draws segmentation maps only)')
         cfg.default_hooks.visualization.draw = True
         cfg.visualizer.save_dir = show_dir
-    if not torch.cuda.is_available():
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-        if launcher != 'none':  # DDP on CPU takes no device_ids
-            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
-                                        broadcast_buffers=False)
-    loader = cfg.test_dataloader
-    if loader.get('num_workers', 0) == 0:
-        loader.persistent_workers = False
-    return cfg
+    return adapt_to_machine(cfg)
 
 
 def set_checkpoint(cfg: Config, checkpoint: str) -> None:
@@ -82,8 +69,8 @@ def check_test_dataset(dataset_cfg) -> int:
         path = ann if osp.isabs(ann) else osp.join(root, ann)
         if not osp.isfile(path):
             raise FileNotFoundError(
-                f'split file {path!r} of {dataset_cfg.get("type")} does not exist; it lists the '
-                f'validation images. {hint}')
+                f'annotation file {path!r} of {dataset_cfg.get("type")} does not exist; it '
+                f'lists the test images. {hint}')
     dataset = DATASETS.build(dict(dataset_cfg, lazy_init=True, pipeline=[]))
     count = len(dataset.load_data_list())
     if count == 0:
@@ -92,17 +79,6 @@ def check_test_dataset(dataset_cfg) -> int:
             f'{getattr(dataset, "img_suffix", "?")!r} under {osp.join(root, prefix.get("img_path", ""))!r}'
             f'{" listed in " + repr(ann) if ann else ""}. {hint}')
     return count
-
-
-def init_cpu_distributed(launcher: str) -> None:
-    """Join the process group with gloo when torchrun starts us on a machine without GPUs.
-
-    mmengine's launcher always calls ``torch.cuda.set_device``, which fails
-    there; once the group exists, mmengine skips its own initialisation.
-    """
-    if launcher == 'pytorch' and not torch.cuda.is_available() \
-            and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(backend='gloo')
 
 
 def run_test(cfg: Config):

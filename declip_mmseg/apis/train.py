@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from .test import init_cpu_distributed
+from .config import adapt_to_machine, init_cpu_distributed, load_config
 
 
 def allow_resuming_own_checkpoints() -> None:
@@ -41,16 +41,7 @@ def load_train_config(config: str, work_dir: Optional[str] = None,
             that checkpoint.
     On machines without CUDA, AMP is switched off (fp32) and distributed runs use gloo.
     """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    cfg.launcher = launcher
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    cfg = load_config(config, work_dir, cfg_options, launcher)
     if resume:
         cfg.resume = True
         cfg.load_from = resume if isinstance(resume, str) else None
@@ -60,15 +51,7 @@ def load_train_config(config: str, work_dir: Optional[str] = None,
             wrapper.type = 'OptimWrapper'
             for key in ('dtype', 'loss_scale'):
                 wrapper.pop(key, None)
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-        if launcher != 'none':
-            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
-                                         broadcast_buffers=False)
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(name)
-        if loader and loader.get('num_workers', 0) == 0:
-            loader.persistent_workers = False
-    return cfg
+    return adapt_to_machine(cfg)
 
 
 def run_train(cfg: Config) -> Runner:

@@ -1,6 +1,4 @@
 from .per_class_iou import PerClassIoUMetric
+from .region_classification import RegionClassificationMetric
 
-__all__ = ['PerClassIoUMetric']
-from .region_classification import RegionClassificationMetric  # noqa: E402
-
-__all__ += ['RegionClassificationMetric']
+__all__ = ['PerClassIoUMetric', 'RegionClassificationMetric']

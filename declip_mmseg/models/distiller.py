@@ -148,9 +148,12 @@ class DeCLIPDistiller(BaseModel):
         from .region_classifier import classify_regions
         if self.val_text_classifier is None:
             raise RuntimeError('validation needs val_text_classifier (the category names)')
+        if isinstance(inputs, (list, tuple)):  # pseudo_collate keeps images in a list
+            inputs = torch.stack(list(inputs))
         with torch.no_grad(), self._val_attn_mode():
             content, _ = self.student(inputs)
-        return classify_regions(content, data_samples, self.val_text_classifier.query_embeddings)
+        clf = self.val_text_classifier
+        return classify_regions(content, data_samples, clf.query_embeddings, clf.query_to_class)
 
     @contextlib.contextmanager
     def _val_attn_mode(self):

@@ -1,19 +1,5 @@
-# CityscapesDataset validation set, images resized to short side 448 (long side at most 2048).
-dataset_type = 'CityscapesDataset'
-data_root = 'data/cityscapes'
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),  # after Resize: labels stay at the original size
-    dict(type='PackSegInputs'),
-]
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
-        pipeline=test_pipeline))
+# CityscapesDataset: Cityscapes val, 19 classes
+_base_ = ['./_clip_test_loader.py']
+test_dataloader = dict(dataset=dict(
+    type='CityscapesDataset', data_root='data/cityscapes',
+    data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')))

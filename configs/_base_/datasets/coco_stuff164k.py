@@ -1,19 +1,5 @@
-# COCOStuffDataset validation set, images resized to short side 448 (long side at most 2048).
-dataset_type = 'COCOStuffDataset'
-data_root = 'data/coco_stuff164k'
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),  # after Resize: labels stay at the original size
-    dict(type='PackSegInputs'),
-]
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/val2017', seg_map_path='annotations/val2017'),
-        pipeline=test_pipeline))
+# COCOStuffDataset: COCO-Stuff164k val, 171 classes
+_base_ = ['./_clip_test_loader.py']
+test_dataloader = dict(dataset=dict(
+    type='COCOStuffDataset', data_root='data/coco_stuff164k',
+    data_prefix=dict(img_path='images/val2017', seg_map_path='annotations/val2017')))

@@ -1,20 +1,6 @@
-# PascalVOC20Dataset validation set, images resized to short side 448 (long side at most 2048).
-dataset_type = 'PascalVOC20Dataset'
-data_root = 'data/VOCdevkit/VOC2012'
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),  # after Resize: labels stay at the original size
-    dict(type='PackSegInputs'),
-]
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/val.txt',
-        pipeline=test_pipeline))
+# PascalVOC20Dataset: PASCAL VOC 2012 val without background, 20 classes
+_base_ = ['./_clip_test_loader.py']
+test_dataloader = dict(dataset=dict(
+    type='PascalVOC20Dataset', data_root='data/VOCdevkit/VOC2012',
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+    ann_file='ImageSets/Segmentation/val.txt'))

@@ -1,20 +1,6 @@
-# PascalVOCDataset validation set, images resized to short side 448 (long side at most 2048).
-dataset_type = 'PascalVOCDataset'
-data_root = 'data/VOCdevkit/VOC2012'
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),  # after Resize: labels stay at the original size
-    dict(type='PackSegInputs'),
-]
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/val.txt',
-        pipeline=test_pipeline))
+# PascalVOCDataset: PASCAL VOC 2012 val, 21 classes with background
+_base_ = ['./_clip_test_loader.py']
+test_dataloader = dict(dataset=dict(
+    type='PascalVOCDataset', data_root='data/VOCdevkit/VOC2012',
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+    ann_file='ImageSets/Segmentation/val.txt'))

@@ -25,3 +25,12 @@ model = dict(
     window_batch_size=16,
     amp_dtype='float16',
 )
+
+# DeCLIP's test-time resize: short side 448, long side at most 4096 (Cityscapes and
+# COCO-Object configs set their own).
+declip_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(4096, 448), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]

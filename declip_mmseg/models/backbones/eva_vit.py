@@ -59,7 +59,6 @@ class EVAViTTower(nn.Module):
         if attn.q_proj is None:
             raise TypeError('EVA towers with a fused qkv projection are not supported')
         self.visual = visual
-        self.trunk = trunk
         self.patch_size = trunk.patch_embed.patch_size[0]
         self.width = trunk.embed_dim
         self.num_heads = attn.num_heads
@@ -68,6 +67,12 @@ class EVAViTTower(nn.Module):
         self.pretrain_grid = tuple(trunk.patch_embed.grid_size)
         rope = getattr(trunk, 'rope', None)
         self.rope_ref_grid = rope.ref_feat_shape[0] if rope is not None else None
+
+    @property
+    def trunk(self) -> Eva:
+        """timm's Eva inside the open_clip wrapper (not registered twice: optimizers would
+        see its parameters twice)."""
+        return self.visual.trunk
 
     def default_attn_scale(self) -> float:
         return self.head_dim ** -0.5

@@ -1,0 +1,14 @@
+# Shared by the dataset bases: batch 1, images resized to short side 448 (long side at most
+# 2048), labels kept at the original size (LoadAnnotations after Resize).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(pipeline=test_pipeline))

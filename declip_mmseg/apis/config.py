@@ -1,0 +1,49 @@
+"""Config loading shared by the tools: file check, overrides, work dir, this machine."""
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+
+
+def load_config(config: str, work_dir: Optional[str] = None,
+                cfg_options: Optional[dict] = None, launcher: str = 'none') -> Config:
+    """Read ``config``, apply ``--cfg-options``, set the launcher and the work dir
+    (default ``./work_dirs/<config name>``)."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def adapt_to_machine(cfg: Config) -> Config:
+    """Without CUDA: gloo for distributed runs and DDP without device ids. Data loaders with
+    no workers cannot keep them persistent."""
+    if not torch.cuda.is_available():
+        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.launcher != 'none':
+            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                         broadcast_buffers=False)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if loader and loader.get('num_workers', 0) == 0:
+            loader.persistent_workers = False
+    return cfg
+
+
+def init_cpu_distributed(launcher: str) -> None:
+    """Join the process group with gloo when torchrun starts us on a machine without GPUs.
+
+    mmengine's launcher always calls ``torch.cuda.set_device``, which fails there; once the
+    group exists, mmengine skips its own initialisation.
+    """
+    if launcher == 'pytorch' and not torch.cuda.is_available() \
+            and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
