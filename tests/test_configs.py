@@ -52,3 +52,23 @@ def test_config_sets_cover_all_files():
         assert all(osp.isfile(osp.join(CONFIG_ROOT, r)) for r in rel), name
     with pytest.raises(ValueError, match='unknown config set'):
         resolve_configs(None, 'nope')
+
+
+def test_distillation_configs():
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, 'declip_distill_coco.py'))
+    opt = cfg.optim_wrapper
+    assert (opt.optimizer.type, opt.optimizer.lr, opt.optimizer.weight_decay) == ('AdamW', 1e-5, 0.1)
+    assert cfg.param_scheduler[0].end == 1000 and cfg.param_scheduler[1].type == 'CosineAnnealingLR'
+    assert cfg.train_cfg.max_epochs == 6 and cfg.auto_scale_lr.base_batch_size == 16
+    assert (cfg.model.loss_content_weight, cfg.model.loss_context_weight) == (1.0, 0.25)
+    assert cfg.model.student.attn_mode == 'csa' and cfg.model.student.attn_scale == 1.0
+    data = cfg.train_dataloader.dataset
+    assert (data.image_size, data.crop_size, data.max_split, data.max_boxes) == (560, 224, 6, 20)
+    assert data.image_size // data.student_patch * data.vfm_patch == 490
+    assert cfg.custom_hooks[0].type == 'DeCLIPDistillHook' and cfg.custom_hooks[0].alpha is None
+    assert cfg.default_hooks.checkpoint.interval == 1
+    release = Config.fromfile(osp.join(CONFIG_ROOT, 'declip_distill_coco_release.py'))
+    assert release.model.loss_context_weight == 0.1 and release.custom_hooks[0].alpha == 0.7
+    assert release.model.student.attn_mode == 'qq'
+    folder = Config.fromfile(osp.join(CONFIG_ROOT, 'declip_distill_folder.py'))
+    assert folder.train_dataloader.dataset.ann_file is None and folder.val_dataloader is None
