@@ -3,10 +3,15 @@ import os
 
 import pytest
 import torch
-
 from conftest import TINY_ARCH, write_tiny_clip
-from declip_mmseg.models.clip_loader import (build_clip, load_checkpoint_file, looks_like_path,
-                                             tag_needs_quick_gelu, weights_identity)
+
+from declip_mmseg.models.clip_loader import (
+    build_clip,
+    load_checkpoint_file,
+    looks_like_path,
+    tag_needs_quick_gelu,
+    weights_identity,
+)
 
 
 def test_loads_saved_weights_exactly(tiny_clip):

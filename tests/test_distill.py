@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO
 from PIL import Image
 
-from conftest import REPO
 from declip_mmseg.datasets.grid_distill import GridDistillDataset, grid_boxes, grid_choices
 from declip_mmseg.models.distill_losses import content_loss, context_loss
 

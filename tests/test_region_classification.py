@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO
 from PIL import Image
 from torchvision.ops import roi_align
 
-from conftest import REPO
 from declip_mmseg.datasets import COCOPanopticRegionDataset
 from declip_mmseg.evaluation import RegionClassificationMetric
 from declip_mmseg.models import classify_regions

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import declip_mmseg.models.text_classifier as tc
 from declip_mmseg.models.clip_loader import build_clip
-from declip_mmseg.text import get_templates, TEMPLATE_SETS
+from declip_mmseg.text import TEMPLATE_SETS, get_templates
 
 
 def make(tiny_clip, names, cache_dir, templates='openai_imagenet_7', pretrained=None):

@@ -7,9 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO
+from PIL import Image
 from synthetic_data import LAYOUTS, make_coco_stuff, make_voc
 
 CONFIGS = ['voc21', 'voc20', 'context60', 'context59', 'city_scapes', 'ade20k', 'coco_stuff164k',

@@ -9,6 +9,7 @@ import argparse
 
 from mmengine.config import DictAction
 
+from declip_mmseg.apis.config import finish_distributed
 from declip_mmseg.apis.eval_all import CONFIG_SETS, evaluate_all, resolve_configs
 from declip_mmseg.apis.test import setup_local_rank
 
@@ -26,8 +27,10 @@ def main(argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     setup_local_rank(args.local_rank)
-    evaluate_all(resolve_configs(args.configs, args.set), out=args.out, work_dir=args.work_dir,
-                 checkpoint=args.checkpoint, cfg_options=args.cfg_options, launcher=args.launcher)
+    evaluate_all(resolve_configs(args.configs, args.set), out=args.out,
+                 work_dir=args.work_dir, checkpoint=args.checkpoint,
+                 cfg_options=args.cfg_options, launcher=args.launcher)
+    finish_distributed()  # after success only: a failed rank is torn down by torchrun
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@ import argparse
 
 from mmengine.config import DictAction
 
+from declip_mmseg.apis.config import finish_distributed
 from declip_mmseg.apis.test import load_test_config, run_test, setup_local_rank
 
 
@@ -28,6 +29,7 @@ def main(argv=None):
                            cfg_options=args.cfg_options, show_dir=args.show_dir,
                            launcher=args.launcher, class_names=args.classes)
     run_test(cfg)
+    finish_distributed()  # after success only: a failed rank is torn down by torchrun
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@ import argparse
 
 from mmengine.config import DictAction
 
+from declip_mmseg.apis.config import finish_distributed
 from declip_mmseg.apis.test import setup_local_rank
 from declip_mmseg.apis.train import load_train_config, run_train
 
@@ -22,6 +23,7 @@ def main(argv=None):
     cfg = load_train_config(args.config, work_dir=args.work_dir, resume=args.resume,
                             cfg_options=args.cfg_options, launcher=args.launcher)
     run_train(cfg)
+    finish_distributed()  # after success only: a failed rank is torn down by torchrun
 
 
 if __name__ == '__main__':

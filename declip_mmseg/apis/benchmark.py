@@ -156,6 +156,7 @@ def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size:
     from PIL import Image
 
     import declip_mmseg  # noqa: F401
+
     from ..datasets.grid_distill import GridDistillDataset
     from ..engine.distill_hook import build_teacher
     from ..models.vfm import build_timm_vit, build_vfm

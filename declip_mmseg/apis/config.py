@@ -47,3 +47,10 @@ def init_cpu_distributed(launcher: str) -> None:
     if launcher == 'pytorch' and not torch.cuda.is_available() \
             and not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
+
+
+def finish_distributed() -> None:
+    """Leave the process group cleanly (ranks that exit with a live gloo group can abort)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()

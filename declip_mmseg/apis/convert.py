@@ -3,8 +3,8 @@ from typing import Optional
 
 import torch
 
-from ..models.clip_loader import build_clip, load_checkpoint_file
 from ..models.checkpoint_formats import to_open_clip
+from ..models.clip_loader import build_clip, load_checkpoint_file
 
 
 def convert_checkpoint(src: str, dst: str, model_name: str, base: Optional[str] = None) -> str:

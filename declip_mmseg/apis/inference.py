@@ -9,6 +9,7 @@ from mmseg.utils import register_all_modules
 from PIL import Image, ImageDraw, ImageFont
 
 import declip_mmseg  # noqa: F401  (registers the modules)
+
 from .test import set_checkpoint
 
 

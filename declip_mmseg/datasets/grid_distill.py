@@ -25,10 +25,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from mmengine.logging import print_log
+from mmseg.registry import DATASETS
 from PIL import Image
 from torch.utils.data import Dataset
-
-from mmseg.registry import DATASETS
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -18,8 +18,8 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import os.path as osp
+import tempfile
 from typing import Optional
 
 import open_clip
