@@ -102,6 +102,16 @@ def run_mode(mode: str, model_name: str, height: int, width: int, crop: int, str
                 else 'fp32')
 
 
+def in_fresh_process(args: dict) -> dict:
+    """Run one measurement (``run_mode``, or ``run_train_steps`` with ``fn='train'``) in a new
+    Python process, so that its peak memory is its own; returns its figures."""
+    proc = subprocess.run([sys.executable, '-m', 'declip_mmseg.apis.benchmark', json.dumps(args)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f'benchmark {args} failed:\n{proc.stderr}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def benchmark(model_name='ViT-B-16', height=448, width=608, crop=224, stride=112, num_classes=21,
               devices=None, repeats=3, amp_dtype='float16') -> List[dict]:
     """Run every mode on every device, each in its own process; adds speed-ups and max |diff|."""
@@ -113,11 +123,7 @@ def benchmark(model_name='ViT-B-16', height=448, width=608, crop=224, stride=112
             args = dict(mode=mode, model_name=model_name, height=height, width=width, crop=crop,
                         stride=stride, num_classes=num_classes, device=device, repeats=repeats,
                         amp_dtype=amp_dtype if device == 'cuda' else None)
-            proc = subprocess.run([sys.executable, '-m', 'declip_mmseg.apis.benchmark',
-                                   json.dumps(args)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f'benchmark mode {mode} on {device} failed:\n{proc.stderr}')
-            group.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            group.append(in_fresh_process(args))
         ref_out = torch.load(f'/tmp/declip_benchmark_reference_{device}.pt')
         for row in group:
             out = torch.load(f"/tmp/declip_benchmark_{row['mode']}_{device}.pt")
@@ -209,11 +215,7 @@ def benchmark_train(model_name='EVA02-B-16', vfm_name='dinov2-B', image_size=560
         args = dict(fn='train', model_name=model_name, vfm_name=vfm_name, image_size=image_size,
                     batch_size=batch_size, device=device, steps=steps,
                     amp_dtype=amp_dtype if device == 'cuda' else None)
-        proc = subprocess.run([sys.executable, '-m', 'declip_mmseg.apis.benchmark',
-                               json.dumps(args)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f'training benchmark on {device} failed:\n{proc.stderr}')
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        rows.append(in_fresh_process(args))
     return rows
 
 

@@ -20,7 +20,7 @@ import logging
 import os
 import os.path as osp
 import random
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -182,7 +182,3 @@ class GridDistillDataset(Dataset):
                     data_samples=dict(boxes=boxes, crops=crops,
                                       vfm_inputs=to_tensor(vfm_view, IMAGENET_MEAN, IMAGENET_STD)))
 
-
-def valid_boxes(boxes: torch.Tensor) -> Sequence[torch.Tensor]:
-    """(B, K, 5) padded boxes -> per image (n_i, 4) valid boxes."""
-    return [b[b[:, 4] > 0.5, :4] for b in boxes]

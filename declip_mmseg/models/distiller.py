@@ -19,7 +19,6 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
-from ..datasets.grid_distill import valid_boxes
 from .distill_losses import content_loss, context_loss
 from .region_pooling import roi_pool
 
@@ -126,8 +125,8 @@ class DeCLIPDistiller(BaseModel):
         """``inputs`` (B, 3, S, S); ``data_samples``: boxes (B, K, 5), crops (B, K, 3, c, c),
         vfm_inputs (B, 3, V, V). Returns the weighted losses."""
         content, context = self.student(inputs)
-        boxes = valid_boxes(data_samples['boxes'])
-        keep = data_samples['boxes'][..., 4] > 0.5
+        keep = data_samples['boxes'][..., 4] > 0.5            # (B, K) valid grid cells
+        boxes = [b[k, :4] for b, k in zip(data_samples['boxes'], keep)]
         with torch.no_grad():
             teacher_embeds = self.teacher(data_samples['crops'][keep])
         losses = {'loss_content': self.loss_content_weight
