@@ -17,7 +17,7 @@ def build(tiny_clip, **kw):
                backbone=dict(type='DeCLIPViT', model_name=arch, pretrained=ckpt, attn_mode='qq'),
                text_classifier=dict(type='ZeroShotTextClassifier', class_names=NAMES,
                                     templates='openai_imagenet_7'),
-               logit_scale=50, slide_crop=36, slide_stride=20)
+               logit_scale=50, slide_crop=36, slide_stride=20, keep_seg_logits=True)
     cfg.update(kw)
     return MODELS.build(cfg).eval()
 

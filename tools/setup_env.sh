@@ -101,11 +101,11 @@ if ! mmcv_ok; then
     BUILD_PID=$!
     trap 'kill -TERM -- -$BUILD_PID 2>/dev/null; echo "      interrupted: the mmcv build was stopped; re-run this script to build it again"; exit 130' INT TERM
     while kill -0 "$BUILD_PID" 2>/dev/null; do
-        sleep 30
+        sleep 30 & wait $! || true  # 'wait' lets Ctrl-C / TERM reach the trap at once
         # ninja prints "[done/total] ..." for every compiled file
         PROGRESS=$(grep -oE '^ *\[[0-9]+/[0-9]+\] ' "$BUILD_LOG" 2>/dev/null | tail -1 | tr -d ' []' || true)
         printf '      ... %d min %02d s, %s\n' $(( ($(date +%s) - STEP_T0) / 60 )) $(( ($(date +%s) - STEP_T0) % 60 )) \
-            "${PROGRESS:+compiled $PROGRESS files}${PROGRESS:-preparing / downloading}"
+            "$([ -n "$PROGRESS" ] && echo "compiled $PROGRESS files" || echo 'downloading, configuring')"
     done
     if ! wait "$BUILD_PID"; then
         tail -n 40 "$BUILD_LOG" >&2

@@ -12,7 +12,10 @@ An image's path through :meth:`ZeroShotSegmentor.predict`:
    overlapping windows are averaged, then resized to the original image size;
 4. logits x ``logit_scale`` -> softmax over queries -> max over the synonyms
    of each class -> argmax; pixels whose best probability is below
-   ``prob_thd`` become class 0 (the background).
+   ``prob_thd`` become class 0 (the background). Step 3's last resize and step 4
+   run a few queries at a time (:mod:`.chunked_labels`), so a large photo never
+   holds all queries at full size; ``keep_seg_logits=True`` also returns the full
+   (C, H, W) class probabilities.
 
 The arithmetic follows ClearCLIP's ``forward_slide`` / ``postprocess_result``.
 """
@@ -26,6 +29,8 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from .chunked_labels import chunk_size_for, labels_in_chunks, upsample
+from .memory import ensure_fits
 from .sliding_window import centered_padding, window_boxes
 
 # OpenAI CLIP's normalization on the 0-255 scale (also used for EVA-CLIP).
@@ -54,12 +59,18 @@ class ZeroShotSegmentor(BaseSegmentor):
         cpu_amp_dtype: autocast dtype on the CPU; None (default) keeps fp32.
             ``'bfloat16'`` runs the backbone's matrix products about 4x faster
             on CPUs with bf16 instructions, at bf16 rounding.
+        keep_seg_logits: also return the (C, H, W) class probabilities at the
+            original size as ``seg_logits`` (C x H x W float32: 14 GB for 150
+            classes on a 24-megapixel photo); by default only the labels are made.
+        postprocess_memory_mb: memory for the full-size post-processing
+            temporaries; sets how many queries are upsampled at a time.
     """
 
     def __init__(self, backbone: dict, text_classifier: dict, data_preprocessor: Optional[dict] = None,
                  logit_scale: float = 50.0, prob_thd: float = 0.0, inference_mode: str = 'slide',
                  slide_crop: int = 448, slide_stride: int = 224, window_batch_size: int = 16,
                  amp_dtype: Optional[str] = 'float16', cpu_amp_dtype: Optional[str] = None,
+                 keep_seg_logits: bool = False, postprocess_memory_mb: int = 512,
                  init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD,
@@ -84,6 +95,8 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.window_batch_size = int(window_batch_size)
         self.amp_dtype = AMP_DTYPES[amp_dtype]
         self.cpu_amp_dtype = AMP_DTYPES[cpu_amp_dtype]
+        self.keep_seg_logits = bool(keep_seg_logits)
+        self.postprocess_memory_mb = int(postprocess_memory_mb)
 
     @property
     def num_classes(self) -> int:
@@ -101,21 +114,22 @@ class ZeroShotSegmentor(BaseSegmentor):
         with self._autocast(inputs.device):
             return self.backbone(inputs)
 
-    def query_logits(self, inputs: torch.Tensor, out_size=None) -> torch.Tensor:
-        """Cosine logits of every query, (B, 3, H, W) -> (B, Q, H', W').
+    def query_logits(self, inputs: torch.Tensor, grid_if_unpadded: bool = False) -> torch.Tensor:
+        """Cosine logits of every query, (B, 3, H, W) -> (B, Q, H, W).
 
         Pads to a multiple of the patch size (centered), scores the patch
         features and upsamples bilinearly to the padded size, then removes
-        the padding.  ``out_size`` instead resizes straight from the patch
-        grid (ClearCLIP's whole-image rule; only valid without padding).
+        the padding.  ``grid_if_unpadded``: when no padding was needed, return
+        the patch-grid logits (B, Q, H/p, W/p) instead, for ClearCLIP's
+        whole-image rule (grid straight to the original size).
         """
         H, W = inputs.shape[-2:]
         left, right, top, bottom = centered_padding(H, W, self.backbone.patch_size)
         padded = F.pad(inputs, (left, right, top, bottom)) if (left or right or top or bottom) else inputs
         content, _ = self.extract_feat(padded)
         logits = self.text_classifier(content.float())
-        if out_size is not None and padded is inputs:
-            return F.interpolate(logits, size=out_size, mode='bilinear')
+        if grid_if_unpadded and padded is inputs:
+            return logits
         logits = F.interpolate(logits, size=padded.shape[-2:], mode='bilinear')
         return logits[:, :, top:top + H, left:left + W]
 
@@ -136,6 +150,19 @@ class ZeroShotSegmentor(BaseSegmentor):
                 count[0, :, y1:y2, x1:x2] += 1
         return preds / count
 
+    def network_logits(self, img: torch.Tensor, meta: dict) -> torch.Tensor:
+        """Query logits of one image before the resize to its original size.
+
+        (1, 3, H, W) preprocessed image (with batch padding) -> (Q, h, w); the final
+        step to ``meta['ori_shape']`` is one bilinear resize (:func:`upsample`).
+        """
+        h, w = meta.get('img_shape', img.shape[-2:])[:2]
+        img = img[None, :, :h, :w]  # drop the preprocessor's batch padding
+        if self.inference_mode == 'slide':
+            return self.slide_logits(img)[0]
+        # ClearCLIP's whole-image rule: the patch grid straight to the original size.
+        return self.query_logits(img, grid_if_unpadded=True)[0]
+
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
         """Query logits at each image's original size; (B, 3, H, W) -> list-like (B, Q, h, w).
 
@@ -144,35 +171,48 @@ class ZeroShotSegmentor(BaseSegmentor):
         """
         outs = []
         for img, meta in zip(inputs, batch_img_metas):
-            h, w = meta.get('img_shape', img.shape[-2:])[:2]
-            img = img[None, :, :h, :w]  # drop the preprocessor's batch padding
-            ori_size = tuple(meta.get('ori_shape', (h, w))[:2])
-            if self.inference_mode == 'slide':
-                logits = F.interpolate(self.slide_logits(img), size=ori_size, mode='bilinear')
-            else:
-                logits = self.query_logits(img, out_size=ori_size)
-                if logits.shape[-2:] != ori_size:
-                    logits = F.interpolate(logits, size=ori_size, mode='bilinear')
-            outs.append(logits)
+            ori_size = tuple(meta.get('ori_shape', meta.get('img_shape', img.shape[-2:]))[:2])
+            outs.append(upsample(self.network_logits(img, meta), ori_size)[None])
         return torch.cat(outs) if len({o.shape for o in outs}) == 1 else outs
 
     # -- mmseg API ---------------------------------------------------------
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[List[SegDataSample]] = None):
-        """Segment a batch; returns SegDataSamples with ``seg_logits`` (class
-        probabilities, (C, H, W)) and ``pred_sem_seg`` ((1, H, W)) at the
-        original image size."""
+        """Segment a batch; returns SegDataSamples with ``pred_sem_seg`` ((1, H, W)) at
+        the original image size, and ``seg_logits`` (class probabilities, (C, H, W))
+        when ``keep_seg_logits`` is set."""
         if data_samples is None:
             shape = tuple(inputs.shape[-2:])
             data_samples = [SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape))
                             for _ in range(inputs.shape[0])]
-        metas = [sample.metainfo for sample in data_samples]
-        logits = self.encode_decode(inputs, metas)
-        for sample, query_logits in zip(data_samples, logits):
-            probs, labels = self.classify(query_logits)
-            sample.set_data({'seg_logits': PixelData(data=probs),
-                             'pred_sem_seg': PixelData(data=labels)})
+        for img, sample in zip(inputs, data_samples):
+            meta = sample.metainfo
+            ori_size = tuple(meta.get('ori_shape', meta.get('img_shape', img.shape[-2:]))[:2])
+            logits = self.network_logits(img, meta)
+            if self.keep_seg_logits:
+                ensure_fits(4 * 3 * logits.shape[0] * ori_size[0] * ori_size[1], logits.device,
+                            f'keep_seg_logits=True for a {ori_size[0]}x{ori_size[1]} image '
+                            f'with {logits.shape[0]} queries',
+                            'leave model.keep_seg_logits=False (labels only)')
+                probs, labels = self.classify(upsample(logits, ori_size))
+                sample.set_data({'seg_logits': PixelData(data=probs)})
+            else:
+                labels = self.labels(logits, ori_size)
+            sample.set_data({'pred_sem_seg': PixelData(data=labels)})
         return data_samples
+
+    def labels(self, logits: torch.Tensor, size) -> torch.Tensor:
+        """(Q, h, w) network-resolution logits -> (1, H, W) labels at ``size``, a few
+        queries at a time (same result as :meth:`classify` on the upsampled logits)."""
+        H, W = int(size[0]), int(size[1])
+        budget = self.postprocess_memory_mb * 2 ** 20
+        # per query and pixel: the chunk, its exponentials and a masked copy (float32)
+        chunk = chunk_size_for(logits.shape[0], (H, W), budget, bytes_per_query_pixel=12)
+        ensure_fits(40 * H * W + 12 * chunk * H * W, logits.device,
+                    f'labelling a {H}x{W} image', 'resize the image before segmenting it')
+        labels, _ = labels_in_chunks(logits, (H, W), self.text_classifier.query_to_class,
+                                     self.logit_scale, self.prob_thd, chunk=chunk)
+        return labels
 
     def classify(self, query_logits: torch.Tensor):
         """(Q, H, W) cosine logits -> class probabilities (C, H, W) and labels (1, H, W)."""
