@@ -4,17 +4,21 @@ An image's path through :meth:`ZeroShotSegmentor.predict`:
 
 1. the data preprocessor normalizes it with CLIP's mean / std (RGB);
 2. ``slide`` mode cuts it into windows (``slide_crop``, ``slide_stride``),
-   pads each to a multiple of the patch size and runs them through the
-   backbone in batches of ``window_batch_size``; ``whole`` mode runs the
-   image at once;
+   fits each to the patch grid (``patch_fit``: padded to a multiple of the
+   patch size, or of lcm(CLIP patch, VFM patch) with a proxy VFM) and runs
+   them through the backbone in batches of ``window_batch_size``; ``whole``
+   mode runs the image at once;
 3. the text classifier turns the content features into cosine logits per
    query (class name or synonym), upsampled bilinearly to the window size;
    overlapping windows are averaged, then resized to the original image size;
-4. logits x ``logit_scale`` -> softmax over queries -> max over the synonyms
-   of each class -> argmax; pixels whose best probability is below
-   ``prob_thd`` become class 0 (the background).
+4. ``'logits'``-stage post-processing steps (PAMR) on these raw logits;
+5. logits x ``logit_scale`` -> softmax over queries -> max over the synonyms
+   of each class; ``'probs'``-stage steps (SCLIP's area_thd);
+6. argmax; pixels whose best probability is below ``prob_thd`` become class 0
+   (the background).
 
-The arithmetic follows ClearCLIP's ``forward_slide`` / ``postprocess_result``.
+The arithmetic follows ClearCLIP's / SCLIP's ``forward_slide`` /
+``postprocess_result``.
 """
 import contextlib
 from typing import List, Optional
@@ -26,11 +30,13 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from .postprocess import build_postprocess
 from .sliding_window import centered_padding, window_boxes
 
 # OpenAI CLIP's normalization on the 0-255 scale (also used for EVA-CLIP).
 CLIP_MEAN = [122.771, 116.746, 104.094]
 CLIP_STD = [68.501, 66.632, 70.323]
+PATCH_FITS = ('pad', 'corner', 'floor')
 AMP_DTYPES = {'float16': torch.float16, 'fp16': torch.float16,
               'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16, None: None}
 
@@ -54,12 +60,23 @@ class ZeroShotSegmentor(BaseSegmentor):
         cpu_amp_dtype: autocast dtype on the CPU; None (default) keeps fp32.
             ``'bfloat16'`` runs the backbone's matrix products about 4x faster
             on CPUs with bf16 instructions, at bf16 rounding.
+        postprocess: step configs, run in order (see
+            :mod:`declip_mmseg.models.segmentors.postprocess`), e.g.
+            ``[dict(type='PAMR', num_iter=10, dilations=(8, 16))]``.
+        patch_fit: how an input whose sides are not multiples of the patch size
+            meets the patch grid: ``'pad'`` centred zero padding, logits cropped
+            back (ClearCLIP, ProxyCLIP, DeCLIP); ``'floor'`` the bottom / right
+            remainder is ignored, as the patch convolution does, and the logits
+            are stretched to the full input (SCLIP, NACLIP); ``'corner'`` zero
+            padding at the bottom / right, logits of the padded grid stretched
+            to the input (MaskCLIP's mmseg ``PatchEmbed(padding='corner')``).
     """
 
     def __init__(self, backbone: dict, text_classifier: dict, data_preprocessor: Optional[dict] = None,
                  logit_scale: float = 50.0, prob_thd: float = 0.0, inference_mode: str = 'slide',
                  slide_crop: int = 448, slide_stride: int = 224, window_batch_size: int = 16,
                  amp_dtype: Optional[str] = 'float16', cpu_amp_dtype: Optional[str] = None,
+                 postprocess: Optional[List[dict]] = None, patch_fit: str = 'pad',
                  init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD,
@@ -67,6 +84,8 @@ class ZeroShotSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if inference_mode not in ('slide', 'whole'):
             raise ValueError(f"inference_mode must be 'slide' or 'whole', got {inference_mode!r}")
+        if patch_fit not in PATCH_FITS:
+            raise ValueError(f'patch_fit must be one of {PATCH_FITS}, got {patch_fit!r}')
         for name, value in (('amp_dtype', amp_dtype), ('cpu_amp_dtype', cpu_amp_dtype)):
             if value not in AMP_DTYPES:
                 raise ValueError(f'{name} must be one of {list(AMP_DTYPES)}, got {value!r}')
@@ -84,6 +103,11 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.window_batch_size = int(window_batch_size)
         self.amp_dtype = AMP_DTYPES[amp_dtype]
         self.cpu_amp_dtype = AMP_DTYPES[cpu_amp_dtype]
+        self.patch_fit = patch_fit
+        self.postprocess = build_postprocess(postprocess)
+        if patch_fit != 'pad' and getattr(self.backbone, 'proxy', None) is not None:
+            raise ValueError("proxy attention pads windows to lcm(CLIP patch, VFM patch) as "
+                             "ProxyCLIP does: use patch_fit='pad'")
 
     @property
     def num_classes(self) -> int:
@@ -104,16 +128,27 @@ class ZeroShotSegmentor(BaseSegmentor):
     def query_logits(self, inputs: torch.Tensor, out_size=None) -> torch.Tensor:
         """Cosine logits of every query, (B, 3, H, W) -> (B, Q, H', W').
 
-        Pads to a multiple of the patch size (centered), scores the patch
-        features and upsamples bilinearly to the padded size, then removes
-        the padding.  ``out_size`` instead resizes straight from the patch
-        grid (ClearCLIP's whole-image rule; only valid without padding).
+        Fits the input to the patch grid as ``patch_fit`` says, scores the
+        patch features and upsamples them bilinearly to the input size (H, W).
+        With ``'pad'``, ``out_size`` resizes straight from the patch grid when
+        no padding was needed (ClearCLIP's whole-image rule).
         """
         H, W = inputs.shape[-2:]
-        left, right, top, bottom = centered_padding(H, W, self.backbone.patch_size)
+        multiple = getattr(self.backbone, 'pad_multiple', self.backbone.patch_size)
+        if self.patch_fit == 'floor':
+            if H < multiple or W < multiple:
+                raise ValueError(f"patch_fit='floor': input {H}x{W} is smaller than a patch")
+            content, _ = self.extract_feat(inputs[:, :, :H - H % multiple, :W - W % multiple])
+            return F.interpolate(self.text_classifier(content.float()), size=(H, W), mode='bilinear')
+        if self.patch_fit == 'corner':
+            left, right, top, bottom = 0, (-W) % multiple, 0, (-H) % multiple
+        else:
+            left, right, top, bottom = centered_padding(H, W, multiple)
         padded = F.pad(inputs, (left, right, top, bottom)) if (left or right or top or bottom) else inputs
         content, _ = self.extract_feat(padded)
         logits = self.text_classifier(content.float())
+        if self.patch_fit == 'corner':
+            return F.interpolate(logits, size=(H, W), mode='bilinear')
         if out_size is not None and padded is inputs:
             return F.interpolate(logits, size=out_size, mode='bilinear')
         logits = F.interpolate(logits, size=padded.shape[-2:], mode='bilinear')
@@ -151,7 +186,7 @@ class ZeroShotSegmentor(BaseSegmentor):
                 logits = F.interpolate(self.slide_logits(img), size=ori_size, mode='bilinear')
             else:
                 logits = self.query_logits(img, out_size=ori_size)
-                if logits.shape[-2:] != ori_size:
+                if tuple(logits.shape[-2:]) != ori_size:
                     logits = F.interpolate(logits, size=ori_size, mode='bilinear')
             outs.append(logits)
         return torch.cat(outs) if len({o.shape for o in outs}) == 1 else outs
@@ -168,16 +203,29 @@ class ZeroShotSegmentor(BaseSegmentor):
                             for _ in range(inputs.shape[0])]
         metas = [sample.metainfo for sample in data_samples]
         logits = self.encode_decode(inputs, metas)
-        for sample, query_logits in zip(data_samples, logits):
+        for img, meta, sample, query_logits in zip(inputs, metas, data_samples, logits):
+            h, w = meta.get('img_shape', img.shape[-2:])[:2]
+            query_logits = self.refine_logits(query_logits[None], img[None, :, :h, :w])[0]
             probs, labels = self.classify(query_logits)
             sample.set_data({'seg_logits': PixelData(data=probs),
                              'pred_sem_seg': PixelData(data=labels)})
         return data_samples
 
+    def refine_logits(self, logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """``'logits'``-stage steps on raw query logits (1, Q, H, W) at the original size;
+        ``image`` is the network input (1, 3, h, w)."""
+        for step in self.postprocess:
+            if step.stage == 'logits':
+                logits = step(logits, image)
+        return logits
+
     def classify(self, query_logits: torch.Tensor):
         """(Q, H, W) cosine logits -> class probabilities (C, H, W) and labels (1, H, W)."""
         probs = (query_logits * self.logit_scale).softmax(dim=0)
         probs = self.text_classifier.pool_synonyms(probs)
+        for step in self.postprocess:
+            if step.stage == 'probs':
+                probs = step(probs)
         best, labels = probs.max(dim=0, keepdim=True)
         labels[best < self.prob_thd] = 0
         return probs, labels
