@@ -199,3 +199,21 @@ def test_benchmark_methods_next_to_clearclip(tiny_clip):
     assert [r['method'] for r in rows] == ['clearclip', 'naclip', 'proxyclip']
     assert rows[1]['postprocess'] == 'PAMR' and rows[0]['vs_clearclip'] == '1.0'
     assert all(float(r['ms_per_image']) > 0 for r in rows)
+
+
+def test_result_row_records_method_and_protocol():
+    from declip_mmseg.apis.eval_all import RESULT_COLUMNS, result_row
+    path = resolve_configs(None, 'naclip')[0]
+    row = result_row(path, Config.fromfile(path), {'mIoU': 1.0}, 'now')
+    assert set(row) == set(RESULT_COLUMNS)
+    assert (row['method'], row['config'], row['postprocess'], row['inference_mode']) == \
+        ('naclip', 'naclip/cfg_voc21.py', PAMR, 'whole')
+    assert (row['short_side'], row['resize_scale'], row['patch_fit'], row['attn_mode']) == \
+        (336, '(2048, 336)', 'floor', 'naclip')
+    assert row['normalization'] == 'clip' and row['proxy'] is None
+    path = resolve_configs(None, 'declip_proxy')[2]
+    row = result_row(path, Config.fromfile(path), {}, 'now')
+    assert row['method'] == 'declip_proxy' and row['proxy'].startswith('dino-B-8 beta=1.2 gamma=3.0')
+    path = resolve_configs(None, 'maskclip')[0]
+    row = result_row(path, Config.fromfile(path), {}, 'now')
+    assert row['normalization'].startswith('mean=[123.675') and row['templates'] == 'maskclip_85'
