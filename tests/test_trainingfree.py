@@ -319,3 +319,42 @@ def test_duplicate_name_ties_go_to_the_first_class(tiny_clip):
     with pytest.raises(ValueError, match='duplicate'):
         ZeroShotSegmentor(dict(type='DeCLIPViT', model_name=arch, pretrained=ckpt),
                           dict(text, allow_duplicate_names=False), amp_dtype=None)
+
+
+def test_proxy_with_dinov2_and_sam(tiny_clip, tmp_path):
+    """DINOv2-B/14 (reg4 hub file): windows must be multiples of lcm(8, 14) = 56, content on the
+    14-pixel grid; SAM: the window is resized to ``input_size`` (ProxyCLIP: 1024)."""
+    from declip_mmseg.models.proxy_attention import proxy_mix, proxy_weights
+    from test_vfm import TINY_SAM, dinov2_hub_weights, full_sam_weights, sam_encoder
+    arch, ckpt = tiny_clip
+    path = save(tmp_path, 'dinov2.pth', dinov2_hub_weights())
+    backbone = DeCLIPViT(arch, ckpt, attn_mode='proxy', proxy=dict(
+        vfm='dinov2-B', weights=path, arch=dict(img_size=56, **TINY))).eval()
+    assert backbone.pad_multiple == 56
+    torch.manual_seed(7)
+    img = torch.randn(1, 3, 56, 112)
+    tower = backbone.tower
+    with torch.no_grad():
+        content, _ = backbone(img)
+        vfm = build_vfm('dinov2-B', path, img_size=56, **TINY)
+        feats = vfm((img * CLIP_STD_01 + CLIP_MEAN_01 - IN_MEAN) / IN_STD)
+        x = tower.tokens_before_last_block(img)
+        blk = tower.visual.transformer.resblocks[-1]
+        D = x.shape[-1]
+        v = F.linear(blk.ln_1(x), blk.attn.in_proj_weight[2 * D:], blk.attn.in_proj_bias[2 * D:])
+        heads = blk.attn.num_heads
+        vh = v[0].reshape(-1, heads, D // heads).transpose(0, 1)
+        out = proxy_mix(vh, proxy_weights(feats, 1.2, 3.0), (7, 14), (4, 8))
+        out = blk.attn.out_proj(out.transpose(0, 1).reshape(-1, D))
+        expected = (tower.visual.ln_post(out) @ tower.visual.proj).T.reshape(1, -1, 4, 8)
+    assert content.shape == (1, 32, 4, 8)
+    torch.testing.assert_close(content, expected, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match='lcm'):
+        backbone(torch.randn(1, 3, 48, 48))
+    sam_path = save(tmp_path, 'sam.pth', full_sam_weights(sam_encoder()))
+    sam = DeCLIPViT(arch, ckpt, attn_mode='proxy', proxy=dict(
+        vfm='sam-B', weights=sam_path, input_size=64, arch=TINY_SAM)).eval()
+    assert sam.proxy.input_size == 64 and sam.pad_multiple == 16
+    with torch.no_grad():
+        content, _ = sam(torch.randn(2, 3, 32, 48))
+    assert content.shape == (2, 32, 4, 4)  # SAM's grid of the resized 64 x 64 input
