@@ -9,7 +9,7 @@ from declip_mmseg.models import DeCLIPViT
 from declip_mmseg.models.clip_loader import build_clip
 from declip_mmseg.models.decoupled_attention import ATTN_MODES
 
-MODES = ['qk', 'qq', 'kk', 'vv', 'csa', 'all', 'identity']
+MODES = ['qk', 'qq', 'kk', 'vv', 'csa', 'all', 'naclip', 'identity']
 
 
 def softmax(x):
@@ -17,7 +17,18 @@ def softmax(x):
     return e / e.sum(dim=-1, keepdim=True)
 
 
-def weights_formula(mode, q, k, v, s):
+def naclip_bias(gh, gw, sigma=5.0):
+    """NACLIP's omega written out: Gaussian of the patch distance, zero for the class token."""
+    n = gh * gw
+    omega = torch.zeros(1 + n, 1 + n)
+    for a in range(n):
+        for b in range(n):
+            dy, dx = a // gw - b // gw, a % gw - b % gw
+            omega[1 + a, 1 + b] = math.exp(-(dy * dy + dx * dx) / (2 * sigma * sigma))
+    return omega
+
+
+def weights_formula(mode, q, k, v, s, grid=None):
     """Attention weights of one head, (N, d) inputs -> (N, N)."""
     if mode == 'qk':
         return softmax(q @ k.T * s)
@@ -31,6 +42,8 @@ def weights_formula(mode, q, k, v, s):
         return softmax(q @ q.T * s) + softmax(k @ k.T * s)
     if mode == 'all':
         return softmax((q @ q.T * s + k @ k.T * s + v @ v.T * s) / 3)
+    if mode == 'naclip':
+        return softmax(k @ k.T * s + naclip_bias(*grid))
     if mode == 'identity':
         return torch.eye(q.shape[0])
     raise AssertionError(mode)
@@ -38,6 +51,8 @@ def weights_formula(mode, q, k, v, s):
 
 def reference(visual, img, mode, residual, ffn, scale):
     """Dense features computed head by head from the block's weights (native input size)."""
+    p = visual.patch_size[0]
+    grid = (img.shape[-2] // p, img.shape[-1] // p)
     x = visual._embeds(img)
     for blk in visual.transformer.resblocks[:-1]:
         x = blk(x)
@@ -53,7 +68,7 @@ def reference(visual, img, mode, residual, ffn, scale):
         k = img_tokens @ W[D:2 * D].T + b[D:2 * D]
         v = img_tokens @ W[2 * D:].T + b[2 * D:]
         per_head = [weights_formula(mode, q[:, i * d:(i + 1) * d], k[:, i * d:(i + 1) * d],
-                                    v[:, i * d:(i + 1) * d], scale) @ v[:, i * d:(i + 1) * d]
+                                    v[:, i * d:(i + 1) * d], scale, grid) @ v[:, i * d:(i + 1) * d]
                     for i in range(heads)]
         outs.append(torch.cat(per_head, dim=-1))
     out = blk.attn.out_proj(torch.stack(outs))

@@ -194,7 +194,9 @@ def eva_reference(trunk, img, mode, scale):
     q, k, v = qkv(blk, blk.norm1(x))
     outs = []
     for b in range(B):
-        heads = [weights_formula(mode, q[b, h], k[b, h], v[b, h], scale) @ v[b, h] for h in range(H)]
+        grid = (n, n)
+        heads = [weights_formula(mode, q[b, h], k[b, h], v[b, h], scale, grid) @ v[b, h]
+                 for h in range(H)]
         outs.append(torch.cat(heads, -1))
     x = blk.attn.proj(blk.attn.norm(torch.stack(outs)))
     tokens = trunk.head(trunk.norm(x[:, 1:]))

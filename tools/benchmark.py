@@ -4,12 +4,14 @@ DeCLIP distillation steps.
     python tools/benchmark.py                       # ViT-B/16, 448x608, window 224 / stride 112
     python tools/benchmark.py --crop 448 --stride 224 --classes 171 --devices cuda
     python tools/benchmark.py --train               # EVA02-B/16 + DINOv2-B at 560, batch 2
+    python tools/benchmark.py --method naclip proxyclip   # ms/image next to ClearCLIP's
 
 Random weights at the real architectures' sizes; prints a table.
 """
 import argparse
 
-from declip_mmseg.apis.benchmark import benchmark, benchmark_train, format_table
+from declip_mmseg.apis.benchmark import (METHOD_SPECS, benchmark, benchmark_methods,
+                                         benchmark_train, format_table)
 
 
 def main(argv=None):
@@ -25,6 +27,9 @@ def main(argv=None):
     parser.add_argument('--amp-dtype', default=None,
                         help='CUDA autocast dtype (default float16; bfloat16 for --train)')
     parser.add_argument('--train', action='store_true', help='time distillation steps instead')
+    parser.add_argument('--method', nargs='+', choices=sorted(METHOD_SPECS),
+                        help='time whole predictions of these training-free methods (own '
+                        'windows and post-processing) next to ClearCLIP')
     parser.add_argument('--vfm', default='dinov2-B', choices=['dinov2-B', 'dinov2-L'])
     parser.add_argument('--image-size', type=int, default=560)
     parser.add_argument('--batch', type=int, default=2)
@@ -33,6 +38,13 @@ def main(argv=None):
         model = args.model if args.model != 'ViT-B-16' else 'EVA02-B-16'
         rows = benchmark_train(model, args.vfm, args.image_size, args.batch, args.devices,
                                args.repeats, args.amp_dtype or 'bfloat16')
+        print(format_table(rows))
+        return
+    if args.method:
+        rows = benchmark_methods(args.method, args.model, args.height, args.width, args.classes,
+                                 args.devices, args.repeats, args.amp_dtype or 'float16')
+        print(f'{args.model}, input {args.height}x{args.width}, {args.classes} queries, random '
+              'weights; each method with its own windows and post-processing')
         print(format_table(rows))
         return
     rows = benchmark(args.model, args.height, args.width, args.crop, args.stride, args.classes,

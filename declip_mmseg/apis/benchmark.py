@@ -11,8 +11,13 @@ Three ways to run the same windows through the same model:
   largest logit difference and the share of pixels whose label changes.
 
 Every mode runs in a fresh subprocess so that peak memory is its own.
+
+``benchmark_methods`` times whole predictions (windows, post-processing,
+softmax, labels) of the training-free methods under their own protocols next
+to ClearCLIP's, on the same image (``tools/benchmark.py --method naclip``).
 """
 import json
+import os.path as osp
 import resource
 import statistics
 import subprocess
@@ -150,6 +155,77 @@ def format_table(rows: List[dict]) -> str:
 
 
 
+# Each method's last block, windows and post-processing (random weights, real sizes).
+METHOD_SPECS = {
+    'clearclip': dict(backbone=dict(attn_mode='qq'), slide_crop=448, slide_stride=224),
+    'sclip': dict(backbone=dict(attn_mode='csa', residual=True, ffn=True), slide_crop=224,
+                  slide_stride=112, patch_fit='floor'),
+    'naclip': dict(backbone=dict(attn_mode='naclip'), slide_crop=224, slide_stride=112,
+                   patch_fit='floor', postprocess=[dict(type='PAMR', num_iter=10, dilations=(8, 16))]),
+    'proxyclip': dict(backbone=dict(attn_mode='proxy'), slide_crop=336, slide_stride=112),
+    'maskclip': dict(backbone=dict(attn_mode='identity', residual=True, ffn=True),
+                     inference_mode='whole', patch_fit='corner'),
+}
+
+
+def build_method(method: str, model_name: str, num_classes: int, amp_dtype, vfm: str = 'dino-B-8'):
+    """Random-weight segmentor of ``method``; ProxyCLIP's VFM gets random weights in a temp file."""
+    import tempfile
+
+    from mmseg.registry import MODELS
+
+    import declip_mmseg  # noqa: F401
+
+    from ..models.vfm import build_timm_vit
+    spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in METHOD_SPECS[method].items()}
+    backbone = dict(type='DeCLIPViT', model_name=model_name, pretrained=None, **spec.pop('backbone'))
+    if backbone['attn_mode'] == 'proxy':
+        arch = {'dino-B-8': 'vit_base_patch8_224', 'dino-B-16': 'vit_base_patch16_224'}[vfm]
+        path = osp.join(tempfile.mkdtemp(prefix='declip_bench_'), 'vfm.pth')
+        torch.save(build_timm_vit(arch, {'img_size': 224}, {}).state_dict(), path)
+        backbone['proxy'] = dict(vfm=vfm, weights=path, beta=1.2, gamma=3.0)
+    names = (VOC21 + [f'class {i}' for i in range(len(VOC21), num_classes)])[:num_classes]
+    return MODELS.build(dict(
+        type='ZeroShotSegmentor', backbone=backbone,
+        text_classifier=dict(type='ZeroShotTextClassifier', class_names=names, templates='name'),
+        window_batch_size=16, amp_dtype=amp_dtype, **spec)).eval()
+
+
+def run_method(method: str, model_name: str, height: int, width: int, num_classes: int,
+               device: str, repeats: int, amp_dtype=None) -> dict:
+    """Time whole predictions of one method in this process."""
+    torch.manual_seed(0)
+    model = build_method(method, model_name, num_classes, amp_dtype).to(device)
+    img = torch.randn(1, 3, height, width, device=device)
+    seconds, peak, _ = timed(lambda: model.predict(img), device, repeats)
+    ms = seconds * 1000
+    windows = (len(window_boxes(height, width, model.slide_crop, model.slide_stride))
+               if model.inference_mode == 'slide' else 1)
+    post = ' + '.join(type(s).__name__ for s in model.postprocess) or 'none'
+    return dict(method=method, device=device, windows=windows, postprocess=post,
+                ms_per_image=round(ms, 1), images_per_s=round(1000 / ms, 3),
+                peak_mem_mib=round(peak, 1), precision=amp_dtype if device == 'cuda' and amp_dtype
+                else 'fp32')
+
+
+def benchmark_methods(methods, model_name='ViT-B-16', height=448, width=608, num_classes=21,
+                      devices=None, repeats=3, amp_dtype='float16') -> List[dict]:
+    """ClearCLIP first, then each of ``methods``, per device, each in a fresh process."""
+    devices = devices or (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
+    rows = []
+    for device in devices:
+        group = []
+        for method in ['clearclip'] + [m for m in methods if m != 'clearclip']:
+            group.append(in_fresh_process(dict(
+                fn='method', method=method, model_name=model_name, height=height, width=width,
+                num_classes=num_classes, device=device, repeats=repeats,
+                amp_dtype=amp_dtype if device == 'cuda' else None)))
+        for row in group:
+            row['vs_clearclip'] = round(row['ms_per_image'] / group[0]['ms_per_image'], 2)
+        rows += group
+    return rows
+
+
 def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size: int,
                     device: str, steps: int, amp_dtype=None) -> dict:
     """Time DeCLIP distillation steps (forward, backward, AdamW) with random weights;
@@ -221,5 +297,5 @@ def benchmark_train(model_name='EVA02-B-16', vfm_name='dinov2-B', image_size=560
 
 if __name__ == '__main__':  # one measurement, in a fresh process
     kwargs = json.loads(sys.argv[1])
-    fn = run_train_steps if kwargs.pop('fn', None) == 'train' else run_mode
+    fn = {'train': run_train_steps, 'method': run_method}.get(kwargs.pop('fn', None), run_mode)
     print(json.dumps(fn(**kwargs)))

@@ -18,12 +18,18 @@ CONFIG_SETS: Dict[str, List[str]] = {
     'clearclip': [f'cfg_{name}.py' for name in BENCHMARKS],
     'declip': [f'declip/cfg_{name}.py' for name in BENCHMARKS],
     'densevlm': [f'densevlm/cfg_{name}.py' for name in BENCHMARKS],
+    'sclip': [f'sclip/cfg_{name}.py' for name in BENCHMARKS],
+    'naclip': [f'naclip/cfg_{name}.py' for name in BENCHMARKS],
+    'proxyclip': [f'proxyclip/cfg_{name}.py' for name in BENCHMARKS],
+    'maskclip': [f'maskclip/cfg_{name}.py' for name in BENCHMARKS],
+    'declip_proxy': [f'declip_proxy/cfg_{name}.py' for name in BENCHMARKS],
 }
 
-RESULT_COLUMNS = ['date', 'config', 'dataset', 'backbone', 'weights', 'attn_mode', 'residual',
-                  'ffn', 'attn_scale', 'aAcc', 'mIoU', 'mAcc', 'short_side', 'inference_mode',
-                  'slide_crop', 'slide_stride', 'logit_scale', 'prob_thd', 'class_names',
-                  'templates']
+RESULT_COLUMNS = ['date', 'config', 'dataset', 'method', 'backbone', 'weights', 'attn_mode',
+                  'residual', 'ffn', 'attn_scale', 'proxy', 'aAcc', 'mIoU', 'mAcc', 'short_side',
+                  'resize_scale', 'inference_mode', 'slide_crop', 'slide_stride', 'patch_fit',
+                  'logit_scale', 'prob_thd', 'postprocess', 'normalization', 'amp_dtype',
+                  'class_names', 'templates']
 PER_CLASS_COLUMNS = ['date', 'config', 'dataset', 'weights', 'class', 'IoU']
 
 
@@ -37,27 +43,74 @@ def resolve_configs(configs: Optional[Sequence[str]] = None, config_set: str = '
     return [osp.join(root, name) for name in CONFIG_SETS[config_set]]
 
 
-def short_side(cfg: Config) -> Optional[int]:
+def resize_scale(cfg: Config) -> Optional[tuple]:
     for step in cfg.test_dataloader.dataset.get('pipeline', []):
         if step.get('type') == 'Resize' and step.get('scale'):
-            return int(min(step['scale']))
+            return tuple(int(v) for v in step['scale'])
     return None
+
+
+def short_side(cfg: Config) -> Optional[int]:
+    scale = resize_scale(cfg)
+    return min(scale) if scale else None
+
+
+def method_name(config: str, backbone: dict) -> str:
+    """The method a config runs: its folder under configs/ (``'clearclip'`` for the top-level
+    configs), or ``'<folder>+proxy'`` when a proxy VFM was added to a config of another folder."""
+    rel = osp.relpath(osp.abspath(config), CONFIG_ROOT)
+    folder = osp.dirname(rel) if not rel.startswith('..') else ''
+    method = folder.replace(os.sep, '/') or 'clearclip'
+    if backbone.get('proxy') and 'proxy' not in method:
+        method += '+proxy'
+    return method
+
+
+def describe_postprocess(steps) -> str:
+    """Post-processing steps as text, e.g. ``'PAMR(num_iter=10, dilations=(8, 16))'``; 'none'."""
+    parts = []
+    for step in steps or []:
+        args = ', '.join(f'{k}={tuple(v) if isinstance(v, list) else v}'
+                         for k, v in step.items() if k != 'type')
+        parts.append(f"{step['type']}({args})")
+    return ' + '.join(parts) or 'none'
+
+
+def describe_proxy(proxy) -> Optional[str]:
+    if not proxy:
+        return None
+    return (f"{proxy.get('vfm')} beta={proxy.get('beta', 1.2)} gamma={proxy.get('gamma', 3.0)} "
+            f"({proxy.get('weights')})")
+
+
+def describe_normalization(model) -> str:
+    pre = model.get('data_preprocessor') or {}
+    mean = pre.get('mean')
+    return 'clip' if mean is None or list(mean)[:1] == [122.771] else f'mean={list(mean)}'
 
 
 def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
     """One spreadsheet row: what was run, with which settings, and the scores."""
     model, backbone, text = cfg.model, cfg.model.backbone, cfg.model.text_classifier
     templates = text.get('templates', 'openai_imagenet')
+    scale = resize_scale(cfg)
     return {
         'date': date, 'config': osp.relpath(config, CONFIG_ROOT) if osp.abspath(config).startswith(
-            CONFIG_ROOT) else osp.basename(config), 'dataset': cfg.test_dataloader.dataset.type,
+            CONFIG_ROOT) else osp.basename(config), 'method': method_name(config, backbone),
+        'dataset': cfg.test_dataloader.dataset.type,
         'backbone': str(backbone.get('model_name')), 'weights': str(backbone.get('pretrained')),
         'attn_mode': backbone.get('attn_mode'), 'residual': bool(backbone.get('residual')),
         'ffn': bool(backbone.get('ffn')), 'attn_scale': backbone.get('attn_scale'),
+        'proxy': describe_proxy(backbone.get('proxy')),
         'aAcc': metrics.get('aAcc'), 'mIoU': metrics.get('mIoU'), 'mAcc': metrics.get('mAcc'),
-        'short_side': short_side(cfg), 'inference_mode': model.get('inference_mode', 'slide'),
+        'short_side': short_side(cfg), 'resize_scale': str(scale) if scale else None,
+        'inference_mode': model.get('inference_mode', 'slide'),
         'slide_crop': model.get('slide_crop'), 'slide_stride': model.get('slide_stride'),
+        'patch_fit': model.get('patch_fit', 'pad'),
         'logit_scale': model.get('logit_scale'), 'prob_thd': model.get('prob_thd'),
+        'postprocess': describe_postprocess(model.get('postprocess')),
+        'normalization': describe_normalization(model),
+        'amp_dtype': model.get('amp_dtype', 'float16'),
         'class_names': str(text.get('class_names')),
         'templates': templates if isinstance(templates, str) else f'{len(templates)} custom',
     }

@@ -1,9 +1,11 @@
-"""Attention rules for the decoupled last block (ClearCLIP / SCLIP / DeCLIP).
+"""Attention rules for the decoupled last block (ClearCLIP / SCLIP / NACLIP / DeCLIP / MaskCLIP).
 
-Every rule maps per-head queries, keys and values of shape (B*heads, N, d)
-and a logit factor ``scale`` to attention weights of shape (B*heads, N, N);
-the block then computes ``weights @ v``.  Rules are registered by name in
-``ATTN_MODES`` so a config picks one with ``attn_mode='csa'``.
+Every rule maps per-head queries, keys and values of shape (B*heads, 1 + N, d)
+(class token first, then the N = h * w patch tokens in row-major order), the
+logit factor ``scale`` and the patch grid ``grid = (h, w)`` to attention
+weights of shape (B*heads, 1 + N, 1 + N); the block then computes
+``weights @ v``.  Rules are registered by name in ``ATTN_MODES`` so a config
+picks one with ``attn_mode='csa'``.
 
 =========  ===========================================================
 name       weights
@@ -12,20 +14,31 @@ qk         softmax(q k^T s)                (ordinary attention)
 qq         softmax(q q^T s)                (ClearCLIP, DeCLIP 'qq')
 kk         softmax(k k^T s)
 vv         softmax(v v^T s)
-csa        softmax(q q^T s) + softmax(k k^T s)   (SCLIP, DeCLIP 'csa')
+csa        softmax(q q^T s) + softmax(k k^T s)   (SCLIP, DeCLIP 'csa'; rows sum to 2)
 all        softmax((q q^T s + k k^T s + v v^T s) / 3)
+naclip     softmax(k k^T s + omega)        (NACLIP; omega: spatial Gaussian, below)
 identity   I: each token attends to itself only (MaskCLIP)
 =========  ===========================================================
+
+ProxyCLIP's proxy attention is not a rule of this table: its weights come from
+a separate vision model and its output lives on that model's grid; see
+:mod:`declip_mmseg.models.proxy_attention`.
 """
-from typing import Callable, Dict
+from functools import lru_cache
+from typing import Callable, Dict, Tuple
 
 import torch
 
-Rule = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
+Grid = Tuple[int, int]
+Rule = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, Grid], torch.Tensor]
 ATTN_MODES: Dict[str, Rule] = {}
+
+# NACLIP's Gaussian width in patch units (``gaussian_std=5.`` in ``naclip.py``).
+NACLIP_SIGMA = 5.0
 
 
 def register_attn_mode(name: str):
+    """Decorator: register ``rule(q, k, v, scale, grid) -> weights`` under ``name``."""
     def wrap(fn: Rule) -> Rule:
         ATTN_MODES[name] = fn
         return fn
@@ -37,49 +50,80 @@ def _self_sim(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 @register_attn_mode('qk')
-def _qk(q, k, v, scale):
+def _qk(q, k, v, scale, grid):
     return torch.bmm(q, k.transpose(1, 2)).mul(scale).softmax(dim=-1)
 
 
 @register_attn_mode('qq')
-def _qq(q, k, v, scale):
+def _qq(q, k, v, scale, grid):
     return _self_sim(q, scale).softmax(dim=-1)
 
 
 @register_attn_mode('kk')
-def _kk(q, k, v, scale):
+def _kk(q, k, v, scale, grid):
     return _self_sim(k, scale).softmax(dim=-1)
 
 
 @register_attn_mode('vv')
-def _vv(q, k, v, scale):
+def _vv(q, k, v, scale, grid):
     return _self_sim(v, scale).softmax(dim=-1)
 
 
 @register_attn_mode('csa')
-def _csa(q, k, v, scale):
+def _csa(q, k, v, scale, grid):
     return _self_sim(q, scale).softmax(dim=-1) + _self_sim(k, scale).softmax(dim=-1)
 
 
 @register_attn_mode('all')
-def _all(q, k, v, scale):
+def _all(q, k, v, scale, grid):
     return ((_self_sim(q, scale) + _self_sim(k, scale) + _self_sim(v, scale)) / 3.0).softmax(dim=-1)
 
 
+@lru_cache(maxsize=16)
+def _gaussian_bias_cpu(h: int, w: int, sigma: float) -> torch.Tensor:
+    rows = torch.arange(h, dtype=torch.float32).repeat_interleave(w)
+    cols = torch.arange(w, dtype=torch.float32).repeat(h)
+    dist2 = (rows[:, None] - rows[None]) ** 2 + (cols[:, None] - cols[None]) ** 2
+    bias = torch.zeros(1 + h * w, 1 + h * w)
+    bias[1:, 1:] = torch.exp(-dist2 / (2 * sigma ** 2))
+    return bias
+
+
+def gaussian_bias(grid: Grid, sigma: float = NACLIP_SIGMA, device=None, dtype=None) -> torch.Tensor:
+    """NACLIP's additive attention bias, (1 + N, 1 + N).
+
+    ``omega[(i, j), (k, l)] = exp(-((i-k)^2 + (j-l)^2) / (2 sigma^2))`` between
+    patches (sigma in patch units, peak 1, not normalised, not truncated); the
+    class token's row and column are 0.  Cast to ``dtype`` as NACLIP casts it
+    to the tokens' dtype before adding.
+    """
+    h, w = grid
+    return _gaussian_bias_cpu(int(h), int(w), float(sigma)).to(device=device, dtype=dtype)
+
+
+@register_attn_mode('naclip')
+def _naclip(q, k, v, scale, grid):
+    logits = _self_sim(k, scale)
+    return (logits + gaussian_bias(grid, NACLIP_SIGMA, logits.device, logits.dtype)).softmax(dim=-1)
+
+
 @register_attn_mode('identity')
-def _identity(q, k, v, scale):
+def _identity(q, k, v, scale, grid):
     n = q.shape[1]
     return torch.eye(n, dtype=q.dtype, device=q.device).expand(q.shape[0], n, n)
 
 
 def check_attn_mode(name: str) -> None:
     if name not in ATTN_MODES:
-        raise ValueError(f"attn_mode '{name}' is unknown; choose one of {sorted(ATTN_MODES)}")
+        raise ValueError(f"attn_mode '{name}' is unknown; choose one of {sorted(ATTN_MODES)}"
+                         " (ProxyCLIP: set backbone.proxy=dict(...) and attn_mode='proxy')")
 
 
 def decoupled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                        mode: str, scale: float) -> torch.Tensor:
-    """Per-head output ``weights @ v`` of shape (B*heads, N, d)."""
+                        mode: str, scale: float, grid: Grid) -> torch.Tensor:
+    """Per-head output ``weights @ v`` of shape (B*heads, 1 + N, d); ``grid`` = (h, w), N = h*w."""
+    if q.shape[1] != 1 + grid[0] * grid[1]:
+        raise ValueError(f'{q.shape[1]} tokens do not match a class token plus a {grid} grid')
     if mode == 'identity':
         return v  # identity weights: skip the N x N product
-    return torch.bmm(ATTN_MODES[mode](q, k, v, scale), v)
+    return torch.bmm(ATTN_MODES[mode](q, k, v, scale, grid), v)

@@ -62,18 +62,21 @@ class ZeroShotTextClassifier(BaseModule):
             ``False`` disables the cache.
         encode_device: device for the text tower on a cache miss; None picks
             CUDA when available.
+        allow_duplicate_names: accept a name on two lines (see
+            :func:`declip_mmseg.text.parse_lines`), for the COCO-Object files of SCLIP,
+            NACLIP and ProxyCLIP.
     """
 
     def __init__(self, class_names: Union[str, Sequence[str]], model_name: Optional[str] = None,
                  pretrained: Optional[str] = None, templates='openai_imagenet',
                  cache_dir: Union[str, None, bool] = None, checkpoint: Optional[str] = None,
                  quick_gelu: Optional[bool] = None, encode_device: Optional[str] = None,
-                 init_cfg=None):
+                 allow_duplicate_names: bool = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if model_name is None:
             raise ValueError('ZeroShotTextClassifier needs `model_name` (the segmentor '
                              'copies it from its backbone)')
-        self.vocabulary: Vocabulary = load_vocabulary(class_names)
+        self.vocabulary: Vocabulary = load_vocabulary(class_names, allow_duplicate_names)
         self.templates = get_templates(templates)
         self.model_name, self.pretrained, self.quick_gelu = model_name, pretrained, quick_gelu
         self.checkpoint = checkpoint

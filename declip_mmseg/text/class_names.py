@@ -46,8 +46,15 @@ class Vocabulary:
         return [synonyms[0] for synonyms in self.classes]
 
 
-def parse_lines(lines: Sequence[str], source: str = '<list>') -> Vocabulary:
-    """Parse vocabulary lines; raises :class:`ClassNameError` on bad input."""
+def parse_lines(lines: Sequence[str], source: str = '<list>',
+                allow_duplicates: bool = False) -> Vocabulary:
+    """Parse vocabulary lines; raises :class:`ClassNameError` on bad input.
+
+    ``allow_duplicates`` accepts a name on two lines, as the SCLIP / NACLIP /
+    ProxyCLIP COCO-Object files have ``bed`` among the background synonyms and
+    as a class: both queries then score the same, and the tie goes to the
+    first class (background) as in those repos.
+    """
     lines = list(lines)
     if lines and lines[-1] == '':
         lines.pop()  # a final newline is not an empty class
@@ -67,7 +74,7 @@ def parse_lines(lines: Sequence[str], source: str = '<list>') -> Vocabulary:
                 f"{source}, line {lineno}: empty name in {line.strip()!r} (doubled or "
                 f"trailing '{separator}')")
         for name in names:
-            if name in seen:
+            if name in seen and not allow_duplicates:
                 raise ClassNameError(
                     f"{source}, line {lineno}: duplicate name {name!r} (already on line "
                     f'{seen[name]}); a name may appear once')
@@ -76,16 +83,18 @@ def parse_lines(lines: Sequence[str], source: str = '<list>') -> Vocabulary:
     return Vocabulary(tuple(classes), source)
 
 
-def read_class_names(path: str) -> Vocabulary:
+def read_class_names(path: str, allow_duplicates: bool = False) -> Vocabulary:
     """Read a class-name file (UTF-8)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'class-name file {path!r} does not exist')
     with open(path, encoding='utf-8') as f:
         text = f.read()
-    return parse_lines(text.replace('\r\n', '\n').split('\n'), source=path)
+    return parse_lines(text.replace('\r\n', '\n').split('\n'), source=path,
+                       allow_duplicates=allow_duplicates)
 
 
-def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
+def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary],
+                    allow_duplicates: bool = False) -> Vocabulary:
     """A vocabulary from a file path, a list of lines, or a one-line string.
 
     A string without a path separator that is not an existing file, such as
@@ -96,6 +105,8 @@ def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
         return spec
     if isinstance(spec, str):
         if osp.isfile(spec) or spec.endswith('.txt'):
-            return read_class_names(spec)
-        return parse_lines([item for item in spec.split(';')], source='<classes string>')
-    return parse_lines([str(item) for item in spec], source='<list>')
+            return read_class_names(spec, allow_duplicates)
+        return parse_lines([item for item in spec.split(';')], source='<classes string>',
+                           allow_duplicates=allow_duplicates)
+    return parse_lines([str(item) for item in spec], source='<list>',
+                       allow_duplicates=allow_duplicates)

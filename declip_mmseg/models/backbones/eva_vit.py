@@ -16,7 +16,7 @@ the actual patch grid, positions scaled to the pretraining grid as EVA-CLIP's
 ``VisionRotaryEmbeddingFast`` does, and absolute positions resized bicubically
 (``align_corners=False``) as DeCLIP's ``rescale_positional_embedding``.
 """
-from typing import Tuple
+from typing import Callable, Tuple
 
 import torch
 import torch.nn as nn
@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from open_clip.timm_model import TimmModel
 from timm.models.eva import Eva
 
-from ..decoupled_attention import decoupled_attention
 from .tower_registry import register_tower
 
 
@@ -102,9 +101,12 @@ class EVAViTTower(nn.Module):
             x = blk(x, rope=rope)
         return x
 
-    def last_block(self, x: torch.Tensor, attn_mode: str, scale: float, residual: bool,
+    def last_block(self, x: torch.Tensor, attend: Callable, residual: bool,
                    ffn: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Decoupled last block; returns output (B, 1+N, D) and RoPE-free q, k (B, 1+N, D)."""
+        """Decoupled last block; ``attend`` as in ``OpenCLIPViTTower.last_block``.
+
+        Returns the output (B, T, D) and RoPE-free q, k (B, 1+N, D).
+        """
         blk = self.trunk.blocks[-1]
         attn = blk.attn
         B, N, D = x.shape
@@ -115,8 +117,9 @@ class EVAViTTower(nn.Module):
         def heads(t):
             return t.reshape(B, N, h, -1).transpose(1, 2).reshape(B * h, N, -1)
 
-        out = decoupled_attention(heads(q), heads(k), heads(v), attn_mode, scale)
-        out = out.reshape(B, h, N, -1).transpose(1, 2).reshape(B, N, -1)
+        out = attend(heads(q), heads(k), heads(v))
+        T = out.shape[1]
+        out = out.reshape(B, h, T, -1).transpose(1, 2).reshape(B, T, -1)
         out = attn.proj(attn.norm(out))
         if blk.gamma_1 is not None:
             out = blk.gamma_1 * out
@@ -128,6 +131,6 @@ class EVAViTTower(nn.Module):
         return out, q, k
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        """Final norm and projection of the patch tokens: (B, 1+N, D) -> (B, N, E)."""
+        """Final norm and projection of tokens: (B, T, D) -> (B, T, E)."""
         t = self.trunk
-        return self.visual.head(t.head(t.fc_norm(t.norm(x[:, 1:]))))
+        return self.visual.head(t.head(t.fc_norm(t.norm(x))))

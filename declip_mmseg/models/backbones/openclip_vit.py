@@ -4,14 +4,13 @@ Used by :class:`DeCLIPViT` through the tower registry; one class per family of
 visual towers keeps ``DeCLIPViT`` free of architecture if-chains.
 """
 import math
-from typing import Tuple
+from typing import Callable, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from open_clip.transformer import VisionTransformer
 
-from ..decoupled_attention import decoupled_attention
 from .tower_registry import register_tower
 
 
@@ -73,12 +72,15 @@ class OpenCLIPViTTower(nn.Module):
             x = blk(x)
         return x if self.batch_first else x.transpose(0, 1)
 
-    def last_block(self, x: torch.Tensor, attn_mode: str, scale: float, residual: bool,
+    def last_block(self, x: torch.Tensor, attend: Callable, residual: bool,
                    ffn: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decoupled last block.
 
-        Returns the block output (B, 1 + N, D) and the query and key
-        projections of all tokens, each (B, 1 + N, D).
+        ``attend(q, k, v)`` maps per-head projections (B*heads, 1 + N, d) of
+        ``ln_1(x)`` to per-head outputs (B*heads, T, d) (T = 1 + N for the
+        attention rules, the VFM grid's M for proxy attention).  Returns the
+        block output (B, T, D) and the query and key projections of all
+        tokens, each (B, 1 + N, D).
         """
         blk = self.visual.transformer.resblocks[-1]
         attn = blk.attn
@@ -89,8 +91,9 @@ class OpenCLIPViTTower(nn.Module):
         def heads(t):
             return t.reshape(B, N, h, D // h).transpose(1, 2).reshape(B * h, N, D // h)
 
-        out = decoupled_attention(heads(q), heads(k), heads(v), attn_mode, scale)
-        out = out.reshape(B, h, N, D // h).transpose(1, 2).reshape(B, N, D)
+        out = attend(heads(q), heads(k), heads(v))
+        T = out.shape[1]
+        out = out.reshape(B, h, T, D // h).transpose(1, 2).reshape(B, T, D)
         out = blk.ls_1(attn.out_proj(out))
         if residual:
             out = x + out
@@ -99,5 +102,5 @@ class OpenCLIPViTTower(nn.Module):
         return out, q, k
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        """Final LayerNorm and projection of the patch tokens: (B, 1+N, D) -> (B, N, E)."""
-        return self.visual.ln_post(x)[:, 1:] @ self.visual.proj
+        """Final LayerNorm and projection of tokens: (B, T, D) -> (B, T, E)."""
+        return self.visual.ln_post(x) @ self.visual.proj

@@ -4,20 +4,25 @@ An image's path through :meth:`ZeroShotSegmentor.predict`:
 
 1. the data preprocessor normalizes it with CLIP's mean / std (RGB);
 2. ``slide`` mode cuts it into windows (``slide_crop``, ``slide_stride``),
-   pads each to a multiple of the patch size and runs them through the
-   backbone in batches of ``window_batch_size``; ``whole`` mode runs the
-   image at once;
+   fits each to the patch grid (``patch_fit``: padded to a multiple of the
+   patch size, or of lcm(CLIP patch, VFM patch) with a proxy VFM) and runs
+   them through the backbone in batches of ``window_batch_size``; ``whole``
+   mode runs the image at once;
 3. the text classifier turns the content features into cosine logits per
    query (class name or synonym), upsampled bilinearly to the window size;
    overlapping windows are averaged, then resized to the original image size;
-4. logits x ``logit_scale`` -> softmax over queries -> max over the synonyms
-   of each class -> argmax; pixels whose best probability is below
-   ``prob_thd`` become class 0 (the background). Step 3's last resize and step 4
-   run a few queries at a time (:mod:`.chunked_labels`), so a large photo never
-   holds all queries at full size; ``keep_seg_logits=True`` also returns the full
-   (C, H, W) class probabilities.
+4. ``'logits'``-stage post-processing steps (PAMR) on these raw logits;
+5. logits x ``logit_scale`` -> softmax over queries -> max over the synonyms
+   of each class; ``'probs'``-stage steps (SCLIP's area_thd);
+6. argmax; pixels whose best probability is below ``prob_thd`` become class 0
+   (the background).
 
-The arithmetic follows ClearCLIP's ``forward_slide`` / ``postprocess_result``.
+Steps 3 (its last resize) to 6 run a few queries at a time
+(:mod:`.chunked_labels`), so a large photo never holds all queries at full
+size; ``keep_seg_logits=True`` also returns the full (C, H, W) probabilities.
+
+The arithmetic follows ClearCLIP's / SCLIP's ``forward_slide`` /
+``postprocess_result``.
 """
 import contextlib
 from typing import List, Optional
@@ -31,13 +36,20 @@ from mmseg.structures import SegDataSample
 
 from .chunked_labels import chunk_size_for, labels_in_chunks, upsample
 from .memory import ensure_fits
+from .postprocess import build_postprocess
 from .sliding_window import centered_padding, window_boxes
 
 # OpenAI CLIP's normalization on the 0-255 scale (also used for EVA-CLIP).
 CLIP_MEAN = [122.771, 116.746, 104.094]
 CLIP_STD = [68.501, 66.632, 70.323]
+PATCH_FITS = ('pad', 'corner', 'floor')
 AMP_DTYPES = {'float16': torch.float16, 'fp16': torch.float16,
               'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16, None: None}
+
+
+def original_size(img: torch.Tensor, meta: dict):
+    """(H, W) an image's predictions are made at: its ``ori_shape``."""
+    return tuple(meta.get('ori_shape', meta.get('img_shape', img.shape[-2:]))[:2])
 
 
 @MODELS.register_module()
@@ -59,6 +71,16 @@ class ZeroShotSegmentor(BaseSegmentor):
         cpu_amp_dtype: autocast dtype on the CPU; None (default) keeps fp32.
             ``'bfloat16'`` runs the backbone's matrix products about 4x faster
             on CPUs with bf16 instructions, at bf16 rounding.
+        postprocess: step configs, run in order (see
+            :mod:`declip_mmseg.models.segmentors.postprocess`), e.g.
+            ``[dict(type='PAMR', num_iter=10, dilations=(8, 16))]``.
+        patch_fit: how an input whose sides are not multiples of the patch size
+            meets the patch grid: ``'pad'`` centred zero padding, logits cropped
+            back (ClearCLIP, ProxyCLIP, DeCLIP); ``'floor'`` the bottom / right
+            remainder is ignored, as the patch convolution does, and the logits
+            are stretched to the full input (SCLIP, NACLIP); ``'corner'`` zero
+            padding at the bottom / right, logits of the padded grid stretched
+            to the input (MaskCLIP's mmseg ``PatchEmbed(padding='corner')``).
         keep_seg_logits: also return the (C, H, W) class probabilities at the
             original size as ``seg_logits`` (C x H x W float32: 14 GB for 150
             classes on a 24-megapixel photo); by default only the labels are made.
@@ -70,6 +92,7 @@ class ZeroShotSegmentor(BaseSegmentor):
                  logit_scale: float = 50.0, prob_thd: float = 0.0, inference_mode: str = 'slide',
                  slide_crop: int = 448, slide_stride: int = 224, window_batch_size: int = 16,
                  amp_dtype: Optional[str] = 'float16', cpu_amp_dtype: Optional[str] = None,
+                 postprocess: Optional[List[dict]] = None, patch_fit: str = 'pad',
                  keep_seg_logits: bool = False, postprocess_memory_mb: int = 512,
                  init_cfg=None):
         if data_preprocessor is None:
@@ -78,6 +101,8 @@ class ZeroShotSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if inference_mode not in ('slide', 'whole'):
             raise ValueError(f"inference_mode must be 'slide' or 'whole', got {inference_mode!r}")
+        if patch_fit not in PATCH_FITS:
+            raise ValueError(f'patch_fit must be one of {PATCH_FITS}, got {patch_fit!r}')
         for name, value in (('amp_dtype', amp_dtype), ('cpu_amp_dtype', cpu_amp_dtype)):
             if value not in AMP_DTYPES:
                 raise ValueError(f'{name} must be one of {list(AMP_DTYPES)}, got {value!r}')
@@ -95,8 +120,13 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.window_batch_size = int(window_batch_size)
         self.amp_dtype = AMP_DTYPES[amp_dtype]
         self.cpu_amp_dtype = AMP_DTYPES[cpu_amp_dtype]
+        self.patch_fit = patch_fit
+        self.postprocess = build_postprocess(postprocess)
         self.keep_seg_logits = bool(keep_seg_logits)
         self.postprocess_memory_mb = int(postprocess_memory_mb)
+        if patch_fit != 'pad' and getattr(self.backbone, 'proxy', None) is not None:
+            raise ValueError("proxy attention pads windows to lcm(CLIP patch, VFM patch) as "
+                             "ProxyCLIP does: use patch_fit='pad'")
 
     @property
     def num_classes(self) -> int:
@@ -117,17 +147,28 @@ class ZeroShotSegmentor(BaseSegmentor):
     def query_logits(self, inputs: torch.Tensor, grid_if_unpadded: bool = False) -> torch.Tensor:
         """Cosine logits of every query, (B, 3, H, W) -> (B, Q, H, W).
 
-        Pads to a multiple of the patch size (centered), scores the patch
-        features and upsamples bilinearly to the padded size, then removes
-        the padding.  ``grid_if_unpadded``: when no padding was needed, return
-        the patch-grid logits (B, Q, H/p, W/p) instead, for ClearCLIP's
-        whole-image rule (grid straight to the original size).
+        Fits the input to the patch grid as ``patch_fit`` says, scores the
+        patch features and upsamples them bilinearly to the input size (H, W).
+        ``grid_if_unpadded``: with ``'pad'`` and no padding needed, return the
+        patch-grid logits (B, Q, H/p, W/p) instead, for ClearCLIP's whole-image
+        rule (grid straight to the original size).
         """
         H, W = inputs.shape[-2:]
-        left, right, top, bottom = centered_padding(H, W, self.backbone.patch_size)
+        multiple = getattr(self.backbone, 'pad_multiple', self.backbone.patch_size)
+        if self.patch_fit == 'floor':
+            if H < multiple or W < multiple:
+                raise ValueError(f"patch_fit='floor': input {H}x{W} is smaller than a patch")
+            content, _ = self.extract_feat(inputs[:, :, :H - H % multiple, :W - W % multiple])
+            return F.interpolate(self.text_classifier(content.float()), size=(H, W), mode='bilinear')
+        if self.patch_fit == 'corner':
+            left, right, top, bottom = 0, (-W) % multiple, 0, (-H) % multiple
+        else:
+            left, right, top, bottom = centered_padding(H, W, multiple)
         padded = F.pad(inputs, (left, right, top, bottom)) if (left or right or top or bottom) else inputs
         content, _ = self.extract_feat(padded)
         logits = self.text_classifier(content.float())
+        if self.patch_fit == 'corner':
+            return F.interpolate(logits, size=(H, W), mode='bilinear')
         if grid_if_unpadded and padded is inputs:
             return logits
         logits = F.interpolate(logits, size=padded.shape[-2:], mode='bilinear')
@@ -153,7 +194,7 @@ class ZeroShotSegmentor(BaseSegmentor):
     def network_logits(self, img: torch.Tensor, meta: dict) -> torch.Tensor:
         """Query logits of one image before the resize to its original size.
 
-        (1, 3, H, W) preprocessed image (with batch padding) -> (Q, h, w); the final
+        (3, H, W) preprocessed image (with batch padding) -> (Q, h, w); the final
         step to ``meta['ori_shape']`` is one bilinear resize (:func:`upsample`).
         """
         h, w = meta.get('img_shape', img.shape[-2:])[:2]
@@ -169,10 +210,8 @@ class ZeroShotSegmentor(BaseSegmentor):
         Images of one batch must share their original size (mmseg's test
         batches usually hold one image).
         """
-        outs = []
-        for img, meta in zip(inputs, batch_img_metas):
-            ori_size = tuple(meta.get('ori_shape', meta.get('img_shape', img.shape[-2:]))[:2])
-            outs.append(upsample(self.network_logits(img, meta), ori_size)[None])
+        outs = [upsample(self.network_logits(img, meta), original_size(img, meta))[None]
+                for img, meta in zip(inputs, batch_img_metas)]
         return torch.cat(outs) if len({o.shape for o in outs}) == 1 else outs
 
     # -- mmseg API ---------------------------------------------------------
@@ -187,37 +226,65 @@ class ZeroShotSegmentor(BaseSegmentor):
                             for _ in range(inputs.shape[0])]
         for img, sample in zip(inputs, data_samples):
             meta = sample.metainfo
-            ori_size = tuple(meta.get('ori_shape', meta.get('img_shape', img.shape[-2:]))[:2])
+            h, w = meta.get('img_shape', img.shape[-2:])[:2]
+            network_input = img[None, :, :h, :w]
+            size = original_size(img, meta)
             logits = self.network_logits(img, meta)
             if self.keep_seg_logits:
-                ensure_fits(4 * 3 * logits.shape[0] * ori_size[0] * ori_size[1], logits.device,
-                            f'keep_seg_logits=True for a {ori_size[0]}x{ori_size[1]} image '
-                            f'with {logits.shape[0]} queries',
-                            'leave model.keep_seg_logits=False (labels only)')
-                probs, labels = self.classify(upsample(logits, ori_size))
+                ensure_fits(4 * 3 * logits.shape[0] * size[0] * size[1], logits.device,
+                            f'keep_seg_logits=True for a {size[0]}x{size[1]} image with '
+                            f'{logits.shape[0]} queries', 'leave model.keep_seg_logits=False (labels only)')
+                full = self.refine_logits(upsample(logits, size)[None], network_input)[0]
+                probs, labels = self.classify(full)
                 sample.set_data({'seg_logits': PixelData(data=probs)})
             else:
-                labels = self.labels(logits, ori_size)
+                labels = self.labels(logits, size, network_input)
             sample.set_data({'pred_sem_seg': PixelData(data=labels)})
         return data_samples
 
-    def labels(self, logits: torch.Tensor, size) -> torch.Tensor:
+    def labels(self, logits: torch.Tensor, size, image: torch.Tensor) -> torch.Tensor:
         """(Q, h, w) network-resolution logits -> (1, H, W) labels at ``size``, a few
-        queries at a time (same result as :meth:`classify` on the upsampled logits)."""
+        queries at a time; the same labels as :meth:`refine_logits` + :meth:`classify`
+        on the upsampled logits. ``image``: the network input (1, 3, h', w')."""
         H, W = int(size[0]), int(size[1])
         budget = self.postprocess_memory_mb * 2 ** 20
         # per query and pixel: the chunk, its exponentials and a masked copy (float32)
         chunk = chunk_size_for(logits.shape[0], (H, W), budget, bytes_per_query_pixel=12)
         ensure_fits(40 * H * W + 12 * chunk * H * W, logits.device,
                     f'labelling a {H}x{W} image', 'resize the image before segmenting it')
-        labels, _ = labels_in_chunks(logits, (H, W), self.text_classifier.query_to_class,
-                                     self.logit_scale, self.prob_thd, chunk=chunk)
+
+        def refine(z, queries):
+            return self.refine_logits(z[None], image)[0]
+
+        refine = refine if any(step.stage == 'logits' for step in self.postprocess) else None
+        run = dict(size=(H, W), query_to_class=self.text_classifier.query_to_class,
+                   logit_scale=self.logit_scale, chunk=chunk, refine=refine)
+        excluded = None
+        probs_steps = [step for step in self.postprocess if step.stage == 'probs']
+        if probs_steps:
+            # 'probs' steps drop whole classes, decided on the plain argmax (a first pass)
+            argmax, _ = labels_in_chunks(logits, prob_thd=0.0, **run)
+            excluded = torch.zeros(self.num_classes, dtype=torch.bool, device=logits.device)
+            for step in probs_steps:
+                excluded |= step.dropped_classes(argmax[0], self.num_classes)
+        labels, _ = labels_in_chunks(logits, prob_thd=self.prob_thd, excluded_classes=excluded, **run)
         return labels
+
+    def refine_logits(self, logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """``'logits'``-stage steps on raw query logits (1, Q, H, W) at the original size;
+        ``image`` is the network input (1, 3, h, w)."""
+        for step in self.postprocess:
+            if step.stage == 'logits':
+                logits = step(logits, image)
+        return logits
 
     def classify(self, query_logits: torch.Tensor):
         """(Q, H, W) cosine logits -> class probabilities (C, H, W) and labels (1, H, W)."""
         probs = (query_logits * self.logit_scale).softmax(dim=0)
         probs = self.text_classifier.pool_synonyms(probs)
+        for step in self.postprocess:
+            if step.stage == 'probs':
+                probs = step(probs)
         best, labels = probs.max(dim=0, keepdim=True)
         labels[best < self.prob_thd] = 0
         return probs, labels

@@ -1,0 +1,11 @@
+# MaskCLIP (official: values, residual and FFN kept), Cityscapes (19 classes).
+_base_ = [
+    '../_base_/models/maskclip_vit_b16.py',
+    '../_base_/datasets/city_scapes.py',
+    '../_base_/datasets/_resize_pipelines.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    text_classifier=dict(class_names='{{fileDirname}}/../class_names/maskclip/city_scapes.txt'),
+)
+test_dataloader = dict(dataset=dict(pipeline={{_base_.maskclip_city}}))

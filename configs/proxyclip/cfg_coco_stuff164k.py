@@ -1,0 +1,11 @@
+# ProxyCLIP (DINO ViT-B/8 proxy), COCO-Stuff 164k (171 classes).
+_base_ = [
+    '../_base_/models/proxyclip_vit_b16.py',
+    '../_base_/datasets/coco_stuff164k.py',
+    '../_base_/datasets/_resize_pipelines.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/coco_stuff.txt'),
+)
+test_dataloader = dict(dataset=dict(pipeline={{_base_.short_side_336}}))

@@ -1,0 +1,11 @@
+# ProxyCLIP (DINO ViT-B/8 proxy), PASCAL VOC 2012 without background (20 classes).
+_base_ = [
+    '../_base_/models/proxyclip_vit_b16.py',
+    '../_base_/datasets/voc20.py',
+    '../_base_/datasets/_resize_pipelines.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/voc20.txt'),
+)
+test_dataloader = dict(dataset=dict(pipeline={{_base_.short_side_336}}))

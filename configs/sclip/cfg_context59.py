@@ -1,0 +1,11 @@
+# SCLIP, PASCAL Context without background (59 classes).
+_base_ = [
+    '../_base_/models/sclip_vit_b16.py',
+    '../_base_/datasets/context59.py',
+    '../_base_/datasets/_resize_pipelines.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    text_classifier=dict(class_names='{{fileDirname}}/../class_names/sclip/context59.txt'),
+)
+test_dataloader = dict(dataset=dict(pipeline={{_base_.short_side_336}}))

@@ -1,0 +1,12 @@
+# SCLIP, PASCAL VOC 2012 with background (21 classes).
+_base_ = [
+    '../_base_/models/sclip_vit_b16.py',
+    '../_base_/datasets/voc21.py',
+    '../_base_/datasets/_resize_pipelines.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    text_classifier=dict(class_names='{{fileDirname}}/../class_names/sclip/voc21.txt'),
+    logit_scale=65.0, prob_thd=0.1, postprocess={{_base_.sclip_area_thd}},
+)
+test_dataloader = dict(dataset=dict(pipeline={{_base_.short_side_336}}))
