@@ -198,7 +198,8 @@ def fake_checkpoint(path, model_name):
           'text_projection': torch.zeros(t['width'], cfg['embed_dim'])}
     sd.update({f'visual.transformer.resblocks.{i}.ln_1.weight': torch.zeros(1)
                for i in range(v['layers'])})
-    sd.update({f'transformer.resblocks.{i}.ln_1.weight': torch.zeros(1) for i in range(t['layers'])})
+    sd.update({f'transformer.resblocks.{i}.ln_1.weight': torch.zeros(1)
+               for i in range(t['layers'])})
     torch.save(sd, path)
 
 
@@ -367,3 +368,24 @@ def test_demo_offline_says_so_in_one_line(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) <= 2, proc.stderr[-3000:]
     assert 'not in the local cache' in lines[-1] and '--checkpoint PATH' in lines[-1]
+
+
+def test_other_input_size_is_resized_with_a_warning(tiny_clip, tmp_path):
+    from declip_mmseg.models.clip_loader import build_clip
+    arch, _ = tiny_clip
+    bigger = dict(TINY_ARCH, vision_cfg=dict(TINY_ARCH['vision_cfg'], image_size=64))
+    _, other = write_tiny_clip(str(tmp_path), name='Tiny64-Test', arch=bigger)
+    with pytest.warns(UserWarning, match='64 px input.*32 px'):
+        build_clip(arch, other)
+
+
+def test_eva_file_for_a_vit_config_names_its_architecture(tiny_clip, tiny_eva):
+    from declip_mmseg.models.architecture import architecture_of
+    from declip_mmseg.models.clip_loader import build_clip
+    eva_arch, eva_ckpt = tiny_eva
+    info = architecture_of(torch.load(eva_ckpt, weights_only=True))
+    assert info['vision'] == 'EVA' and info['vision_width'] == 64 and info['vision_layers'] == 3
+    assert info['patch_size'] == 8 and info['text_width'] == 32
+    with pytest.raises(RuntimeError) as err:
+        build_clip(tiny_clip[0], eva_ckpt)
+    assert eva_ckpt in str(err.value) and 'EVA image tower' in str(err.value)

@@ -1,6 +1,12 @@
 import pytest
 
-from declip_mmseg.text import ClassNameError, ClassNameWarning, load_vocabulary, parse_lines, read_class_names
+from declip_mmseg.text import (
+    ClassNameError,
+    ClassNameWarning,
+    load_vocabulary,
+    parse_lines,
+    read_class_names,
+)
 
 
 def write(tmp_path, text, name='names.txt'):

@@ -20,6 +20,7 @@ import logging
 import os
 import os.path as osp
 import tempfile
+import warnings
 from typing import Optional
 
 import open_clip
@@ -370,6 +371,13 @@ def load_weights(model: torch.nn.Module, path: str, over_base: bool,
     file_info, model_info = architecture_of(state_dict), architecture_of(model.state_dict())
     if mismatch(file_info, model_info):
         raise RuntimeError(architecture_error(path, model_name, file_info, model_info))
+    if file_info.get('image_size') and model_info.get('image_size') and \
+            file_info['image_size'] != model_info['image_size']:
+        warnings.warn(
+            f"Checkpoint '{path}' has position embeddings for {file_info['image_size']} px "
+            f"input, model_name '{model_name}' for {model_info['image_size']} px: they are "
+            "resized (open_clip's rule). If the file is another architecture (e.g. ViT-L-14-336 "
+            "vs ViT-L-14), pass that model_name.", stacklevel=2)
     state_dict = _adapt_open_clip_state_dict(model, state_dict, path)
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
     visual_missing = [k for k in missing if k.startswith('visual.')]

@@ -134,8 +134,9 @@ def decode_class_file(data: bytes, path: str) -> str:
             f'{line} cannot be decoded. Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 '
             f'{path} > names_utf8.txt`).') from None
     if '\x00' in text:
-        raise ClassNameError(f'class-name file {path!r} contains NUL bytes: it is a binary file, '
-                             'not a text file with one class per line')
+        raise ClassNameError(f'class-name file {path!r} contains NUL bytes: it is a binary file '
+                             'or UTF-16 text without a byte-order mark, not UTF-8 text with one '
+                             'class per line; save it as UTF-8')
     return text
 
 
