@@ -234,7 +234,7 @@ def load_checkpoint_file(path: str) -> dict:
     if isinstance(obj, torch.jit.ScriptModule):
         obj = obj.state_dict()
     if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict) and \
-            ('message_hub' in obj or 'optimizer' in obj):
+            'message_hub' in obj:  # mmengine's; open_clip's own (DeCLIP's releases) have none
         raise RuntimeError(_training_checkpoint_message(
             path, any(k.startswith('student.') for k in obj['state_dict'])))
     for wrapper in ('state_dict', 'model', 'module'):
