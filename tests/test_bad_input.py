@@ -389,3 +389,14 @@ def test_eva_file_for_a_vit_config_names_its_architecture(tiny_clip, tiny_eva):
     with pytest.raises(RuntimeError) as err:
         build_clip(tiny_clip[0], eva_ckpt)
     assert eva_ckpt in str(err.value) and 'EVA image tower' in str(err.value)
+
+
+def test_evaluation_offline_says_so_in_one_line(tmp_path):
+    proc = run([sys.executable, 'tools/test.py', 'configs/cfg_voc21.py', '--work-dir',
+                str(tmp_path / 'w')], timeout=120,
+               env={'HF_ENDPOINT': 'http://127.0.0.1:9', 'HF_HOME': str(tmp_path / 'hf'),
+                    'HOME': str(tmp_path), 'HF_HUB_OFFLINE': '0'})
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert proc.returncode != 0 and len(lines) <= 2, lines
+    assert "'openai' weights of 'ViT-B-16' are not in the local cache" in lines[-1]
+    assert '--checkpoint PATH' in lines[-1]

@@ -1,7 +1,7 @@
 """Zero-shot evaluation through mmengine's Runner (the logic behind tools/test.py)."""
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -66,6 +66,12 @@ def check_test_dataset(dataset_cfg) -> int:
     this is cheap); all missing ones are named at once. Returns the number of
     test images.
     """
+    return len(checked_dataset(dataset_cfg)[1])
+
+
+def checked_dataset(dataset_cfg):
+    """:func:`check_test_dataset`'s checks; returns ``(dataset, data list)`` (the dataset's
+    metainfo as loading the list left it: some datasets read their classes from it)."""
     root = dataset_cfg.get('data_root', '') or ''
     prefix = dataset_cfg.get('data_prefix', {}) or {}
     hint = DATA_HINT
@@ -90,7 +96,7 @@ def check_test_dataset(dataset_cfg) -> int:
             f'{getattr(dataset, "img_suffix", "?")!r} under {osp.join(root, prefix.get("img_path", ""))!r}'
             f'{" listed in " + repr(ann) if ann else ""}. {hint}')
     check_listed_files(data_list, dataset_cfg.get('type'), ann)
-    return count
+    return dataset, data_list
 
 
 def check_listed_files(data_list, dataset_type: str, ann_file: Optional[str] = None) -> None:
@@ -122,7 +128,7 @@ def _count_files(folder: str) -> int:
     return len(os.listdir(folder)) if osp.isdir(folder) else 0
 
 
-def check_vocabulary(cfg: Config) -> None:
+def check_vocabulary(cfg: Config, classes: Optional[Sequence[str]] = None) -> None:
     """Refuse a vocabulary whose class count differs from the test set's.
 
     mIoU compares predicted class ``i`` with label ``i``; with another number of
@@ -133,7 +139,8 @@ def check_vocabulary(cfg: Config) -> None:
     if spec is None or not cfg.get('test_dataloader'):
         return
     dataset_cfg = cfg.test_dataloader.dataset
-    classes = _lazy_dataset(dataset_cfg).metainfo.get('classes')
+    if classes is None:
+        classes = _lazy_dataset(dataset_cfg).metainfo.get('classes')
     if classes is None:
         return
     vocab = load_vocabulary(spec)
@@ -148,10 +155,33 @@ def check_vocabulary(cfg: Config) -> None:
             'tools/demo.py.')
 
 
+def check_weights(cfg: Config) -> None:
+    """Before the Runner starts: weight files exist and are not empty, tagged weights are
+    cached or downloadable (one-line :class:`WeightsUnavailableError` when offline)."""
+    from ..models.clip_loader import (
+        check_checkpoint_file,
+        check_tag_available,
+        looks_like_path,
+        resolve_model_name,
+    )
+    backbone = cfg.model.get('backbone', {})
+    if 'model_name' not in backbone:
+        return
+    for key in ('pretrained', 'checkpoint'):
+        source = backbone.get(key)
+        if not source:
+            continue
+        if looks_like_path(source):
+            check_checkpoint_file(source)
+        else:
+            check_tag_available(resolve_model_name(backbone.model_name), source)
+
+
 def run_test(cfg: Config):
     """Check the vocabulary and the data, build the Runner, evaluate, return ``(metrics, runner)``."""
-    check_vocabulary(cfg)
-    check_test_dataset(cfg.test_dataloader.dataset)
+    check_weights(cfg)
+    dataset, _ = checked_dataset(cfg.test_dataloader.dataset)
+    check_vocabulary(cfg, dataset.metainfo.get('classes'))
     init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
