@@ -400,3 +400,12 @@ def test_evaluation_offline_says_so_in_one_line(tmp_path):
     assert proc.returncode != 0 and len(lines) <= 2, lines
     assert "'openai' weights of 'ViT-B-16' are not in the local cache" in lines[-1]
     assert '--checkpoint PATH' in lines[-1]
+
+
+def test_eval_all_tool_refuses_a_broken_out_at_once(tmp_path):
+    (tmp_path / 'results.xlsx').write_bytes(b'not a workbook')
+    proc = run([sys.executable, 'tools/eval_all.py', 'configs/cfg_voc20.py', '--out',
+                str(tmp_path / 'results.xlsx'), '--work-dir', str(tmp_path / 'w')], timeout=300)
+    assert proc.returncode != 0 and '[1/1]' not in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith('error: ')
+    assert 'results.xlsx' in proc.stderr and 'left untouched' in proc.stderr

@@ -118,18 +118,14 @@ def check_tag_available(model_name: str, tag: str, timeout: float = 3.0) -> None
 def _tag_cached(cfg: dict) -> bool:
     if cfg.get('file'):
         return True
-    hub = cfg.get('hf_hub')
+    from open_clip.pretrained import HF_WEIGHTS_NAME, has_hf_hub
+    hub = cfg.get('hf_hub') if has_hf_hub() else None  # open_clip's own preference
     if hub:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-            from open_clip.pretrained import HF_WEIGHTS_NAME
-            model_id, filename = os.path.split(hub)
-            names = [filename or HF_WEIGHTS_NAME, 'open_clip_model.safetensors',
-                     'open_clip_pytorch_model.bin']
-            if any(isinstance(try_to_load_from_cache(model_id, n), str) for n in names):
-                return True
-        except ImportError:
-            pass
+        from huggingface_hub import try_to_load_from_cache
+        model_id, filename = os.path.split(hub)
+        names = [filename or HF_WEIGHTS_NAME, 'open_clip_model.safetensors',
+                 'open_clip_pytorch_model.bin']
+        return any(isinstance(try_to_load_from_cache(model_id, n), str) for n in names)
     url = cfg.get('url')
     if url:
         cached = osp.join(osp.expanduser('~'), '.cache', 'clip', osp.basename(url))
