@@ -409,3 +409,18 @@ def test_eval_all_tool_refuses_a_broken_out_at_once(tmp_path):
     assert proc.returncode != 0 and '[1/1]' not in proc.stdout
     assert proc.stderr.strip().splitlines()[-1].startswith('error: ')
     assert 'results.xlsx' in proc.stderr and 'left untouched' in proc.stderr
+
+
+def test_colour_label_map_and_checkpoint_folder(tiny_clip, tmp_path):
+    from declip_mmseg.models.clip_loader import build_clip
+    metric = voc_metric()
+    from mmengine.structures import PixelData
+    colour = sample(np.zeros((6, 8), np.int64), np.zeros((6, 8), np.int64))
+    # what mmseg's PackSegInputs makes of an RGB label PNG: the (H, W, 3) array as is
+    colour['gt_sem_seg'] = PixelData(data=torch.zeros(6, 8, 3, dtype=torch.long)).to_dict()
+    with pytest.raises(ValueError, match='SegmentationClass/2007_000000.png.*colour image'):
+        metric.process({}, [colour])
+    (tmp_path / 'weights').mkdir()
+    (tmp_path / 'weights' / 'ViT-B-16.pt').write_bytes(b'x')
+    with pytest.raises(IsADirectoryError, match=r"weights' is a directory.*ViT-B-16.pt"):
+        build_clip(tiny_clip[0], str(tmp_path / 'weights'))

@@ -35,6 +35,12 @@ class PerClassIoUMetric(IoUMetric):
                 continue
             pred = sample['pred_sem_seg']['data'].squeeze()
             label = sample['gt_sem_seg']['data'].squeeze()
+            if label.dim() == pred.dim() + 1 and label.shape[-1] in (3, 4):
+                raise ValueError(
+                    f"label map {sample.get('seg_map_path')!r} is a colour image "
+                    f'({label.shape[-1]} channels); label maps hold one class id per pixel '
+                    '(a grey or palette PNG). Convert it with the conversion script of the '
+                    'dataset (README.md, Data) instead of saving the colour rendering.')
             if pred.shape != label.shape:
                 raise ValueError(
                     f"label map {sample.get('seg_map_path')!r} is {_size(label.shape)} but its "

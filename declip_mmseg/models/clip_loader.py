@@ -183,6 +183,11 @@ def _check_tag(model_name: str, tag: str) -> dict:
 
 def check_checkpoint_file(path: str) -> None:
     """Raise a clear error if ``path`` is missing, empty or unreadable."""
+    if osp.isdir(path):
+        found = sorted(f for f in os.listdir(path) if f.lower().endswith(CHECKPOINT_SUFFIXES))
+        raise IsADirectoryError(
+            f"CLIP checkpoint '{path}' is a directory; pass the checkpoint file itself"
+            + (f" (checkpoint files there: {found[:5]})" if found else ''))
     if not osp.isfile(path):
         raise FileNotFoundError(
             f"CLIP checkpoint '{path}' does not exist. Download the weights "
