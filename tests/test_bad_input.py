@@ -252,7 +252,7 @@ def _append_many(path, worker, count):
 def test_concurrent_appends_lose_nothing(tmp_path):
     from openpyxl import load_workbook
     path = str(tmp_path / 'results.xlsx')
-    ctx = multiprocessing.get_context('spawn')
+    ctx = multiprocessing.get_context('fork')  # the parent has imported everything already
     procs = [ctx.Process(target=_append_many, args=(path, w, 6)) for w in range(4)]
     for p in procs:
         p.start()
