@@ -1,6 +1,12 @@
 import pytest
 
-from declip_mmseg.text import ClassNameError, load_vocabulary, parse_lines, read_class_names
+from declip_mmseg.text import (
+    ClassNameError,
+    ClassNameWarning,
+    load_vocabulary,
+    parse_lines,
+    read_class_names,
+)
 
 
 def write(tmp_path, text, name='names.txt'):
@@ -24,7 +30,8 @@ def test_separators_and_whitespace(tmp_path, text):
 
 
 def test_semicolon_files_keep_inner_commas(tmp_path):
-    vocab = read_class_names(write(tmp_path, 'building, edifice; house\nroad, route'))
+    with pytest.warns(ClassNameWarning, match="line 2 'road, route'"):  # ambiguous line
+        vocab = read_class_names(write(tmp_path, 'building, edifice; house\nroad, route'))
     assert vocab.classes == (('building, edifice', 'house'), ('road, route',))
 
 

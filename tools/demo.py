@@ -2,13 +2,14 @@
 
     python tools/demo.py photo.jpg --classes "cat; dog; grass" --out overlay.png
     python tools/demo.py photo.jpg --classes my_names.txt --checkpoint checkpoints/ViT-B-16.pt
+    python tools/demo.py photo.jpg --classes my_names.txt --model ViT-L-14 --checkpoint L14.pt
 """
 import argparse
 import os.path as osp
+import sys
+import time
 
 from mmengine.config import DictAction
-
-from declip_mmseg.apis.inference import init_segmentor, segment_and_draw
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'demo.py')
 
@@ -22,6 +23,8 @@ def main(argv=None):
     parser.add_argument('--out', default='overlay.png')
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--checkpoint', help='CLIP weights (open_clip tag or file)')
+    parser.add_argument('--model', help="CLIP architecture of the weights, e.g. 'ViT-L-14' "
+                        "(default: the config's, ViT-B-16)")
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--prob-thd', type=float, help='pixels below become the first class')
     parser.add_argument('--alpha', type=float, default=0.5, help='overlay opacity')
@@ -32,10 +35,25 @@ def main(argv=None):
     options = dict(args.cfg_options or {})
     if args.prob_thd is not None:
         options['model.prob_thd'] = args.prob_thd
-    model = init_segmentor(args.config, classes=args.classes, checkpoint=args.checkpoint,
-                           device=args.device, cfg_options=options)
-    found = segment_and_draw(model, args.image, args.out, alpha=args.alpha)
-    print(f'wrote {args.out}; classes found: {", ".join(found)}')
+
+    def log(message):
+        print(f'[{time.monotonic() - start:6.1f}s] {message}', flush=True)
+
+    start = time.monotonic()
+    log('loading the libraries')
+    from declip_mmseg.apis.inference import init_segmentor, segment_and_draw
+    from declip_mmseg.models.clip_loader import WeightsUnavailableError
+    from declip_mmseg.text import ClassNameError
+    log('building the model: CLIP weights, then the text embeddings of the class names '
+        '(first run of a vocabulary: about a minute on a CPU; cached afterwards)')
+    try:
+        model = init_segmentor(args.config, classes=args.classes, checkpoint=args.checkpoint,
+                               device=args.device, cfg_options=options, model_name=args.model)
+    except (WeightsUnavailableError, ClassNameError, FileNotFoundError, IsADirectoryError) as err:
+        sys.exit(f'error: {err}')
+    log(f'segmenting {args.image}')
+    found = segment_and_draw(model, args.image, args.out, alpha=args.alpha, log=log)
+    log(f'wrote {args.out}; classes found: {", ".join(found)}')
 
 
 if __name__ == '__main__':

@@ -6,11 +6,12 @@
     torchrun --nproc_per_node 4 tools/eval_all.py --launcher pytorch
 """
 import argparse
+import sys
 
 from mmengine.config import DictAction
 
 from declip_mmseg.apis.config import finish_distributed
-from declip_mmseg.apis.eval_all import CONFIG_SETS, evaluate_all, resolve_configs
+from declip_mmseg.apis.eval_all import CONFIG_SETS, WorkbookError, evaluate_all, resolve_configs
 from declip_mmseg.apis.test import setup_local_rank
 
 
@@ -27,9 +28,12 @@ def main(argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     setup_local_rank(args.local_rank)
-    evaluate_all(resolve_configs(args.configs, args.set), out=args.out,
-                 work_dir=args.work_dir, checkpoint=args.checkpoint,
-                 cfg_options=args.cfg_options, launcher=args.launcher)
+    try:
+        evaluate_all(resolve_configs(args.configs, args.set), out=args.out,
+                     work_dir=args.work_dir, checkpoint=args.checkpoint,
+                     cfg_options=args.cfg_options, launcher=args.launcher)
+    except WorkbookError as err:  # --out unusable: say so in one line, the fix is in it
+        sys.exit(f'error: {err}')
     finish_distributed()  # after success only: a failed rank is torn down by torchrun
 
 

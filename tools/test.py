@@ -1,10 +1,12 @@
 """Evaluate a zero-shot segmentation config: python tools/test.py CONFIG [options]."""
 import argparse
+import sys
 
 from mmengine.config import DictAction
 
 from declip_mmseg.apis.config import finish_distributed
 from declip_mmseg.apis.test import load_test_config, run_test, setup_local_rank
+from declip_mmseg.models.clip_loader import WeightsUnavailableError
 
 
 def parse_args(argv=None):
@@ -28,7 +30,10 @@ def main(argv=None):
     cfg = load_test_config(args.config, checkpoint=args.checkpoint, work_dir=args.work_dir,
                            cfg_options=args.cfg_options, show_dir=args.show_dir,
                            launcher=args.launcher, class_names=args.classes)
-    run_test(cfg)
+    try:
+        run_test(cfg)
+    except WeightsUnavailableError as err:  # one line, not a traceback: the fix is a flag
+        sys.exit(f'error: {err}')
     finish_distributed()  # after success only: a failed rank is torn down by torchrun
 
 

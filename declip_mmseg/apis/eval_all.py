@@ -2,6 +2,7 @@
 import datetime
 import os
 import os.path as osp
+import tempfile
 import traceback
 from typing import Dict, List, Optional, Sequence
 
@@ -116,28 +117,98 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
     }
 
 
-def append_results(path: str, rows: List[dict], class_rows: List[dict]) -> None:
-    """Append to the 'results' and 'per_class_IoU' sheets of an .xlsx (created if absent)."""
-    from openpyxl import Workbook, load_workbook
+WORKBOOK_SUFFIXES = ('.xlsx', '.xlsm')
+
+
+class WorkbookError(RuntimeError):
+    """The results workbook cannot be read or written; it is never overwritten."""
+
+
+def _new_book():
+    from openpyxl import Workbook
+    book = Workbook()
+    book.active.title = 'results'
+    book.active.append(RESULT_COLUMNS)
+    book.create_sheet('per_class_IoU').append(PER_CLASS_COLUMNS)
+    return book
+
+
+def _read_book(path: str):
+    from openpyxl import load_workbook
+    try:
+        return load_workbook(path)
+    except Exception as err:  # noqa: BLE001
+        raise WorkbookError(
+            f'{path!r} exists but is not a readable .xlsx workbook ({type(err).__name__}: '
+            f'{err}); it was left untouched. Move it away (or restore it) or pass another '
+            '--out') from err
+
+
+def check_output_workbook(path: str) -> None:
+    """Before any evaluation: ``path`` must be an .xlsx that can be read (if it exists) and
+    written (its folder too, for the atomic replace)."""
+    if not path.lower().endswith(WORKBOOK_SUFFIXES):
+        raise WorkbookError(f'--out {path!r} must end with .xlsx (an Excel workbook)')
+    if osp.isdir(path):
+        raise WorkbookError(f'--out {path!r} is a directory; pass a .xlsx file name')
+    folder = osp.dirname(osp.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix='.write_test_')
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise WorkbookError(f'cannot write results next to --out {path!r}: folder {folder!r} '
+                            f'is not writable ({err}); pass another --out') from err
     if osp.exists(path):
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise WorkbookError(f'--out {path!r} exists but is not readable and writable by '
+                                'this user; fix its permissions or pass another --out')
+        _read_book(path)
+
+
+def append_results(path: str, rows: List[dict], class_rows: List[dict],
+                   timeout: float = 600) -> None:
+    """Append to the 'results' and 'per_class_IoU' sheets of an .xlsx (created if absent).
+
+    Safe for concurrent runs: appends are serialised by a lock file (``<path>.lock``) and
+    written atomically (unique temporary file in the same folder, fsync, ``os.replace``). An
+    existing workbook that cannot be read raises :class:`WorkbookError` and is never
+    overwritten.
+    """
+    from filelock import FileLock
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with FileLock(f'{osp.abspath(path)}.lock', timeout=timeout):
+        book = _read_book(path) if osp.exists(path) else _new_book()
+        for sheet, columns, items in (('results', RESULT_COLUMNS, rows),
+                                      ('per_class_IoU', PER_CLASS_COLUMNS, class_rows)):
+            for item in items:
+                book[sheet].append([_cell(item.get(c)) for c in columns])
+        _save_atomic(book, path)
+
+
+def _save_atomic(book, path: str) -> None:
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            book.save(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # a crash while saving never corrupts earlier results
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
-            book = load_workbook(path)
-        except Exception as err:  # noqa: BLE001
-            raise RuntimeError(f'{path!r} exists but is not a readable .xlsx workbook ({err}); '
-                               'move it away or pass another --out') from err
-    else:
-        book = Workbook()
-        book.active.title = 'results'
-        book.active.append(RESULT_COLUMNS)
-        book.create_sheet('per_class_IoU').append(PER_CLASS_COLUMNS)
-    for sheet, columns, items in (('results', RESULT_COLUMNS, rows),
-                                  ('per_class_IoU', PER_CLASS_COLUMNS, class_rows)):
-        for item in items:
-            book[sheet].append([_cell(item.get(c)) for c in columns])
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp.xlsx'
-    book.save(tmp)
-    os.replace(tmp, path)  # a crash while saving never corrupts earlier results
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass  # some file systems cannot sync folders; the replace itself is atomic
 
 
 def _cell(value):
@@ -149,8 +220,16 @@ def _cell(value):
 def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: str = './work_dirs',
                  checkpoint: Optional[str] = None, cfg_options: Optional[dict] = None,
                  launcher: str = 'none', log=print) -> List[dict]:
-    """Run every config; after each run append its row; failures are reported and skipped."""
-    rows, failed = [], []
+    """Run every config; after each run append its row; failures are reported and skipped.
+
+    ``out`` is checked before any evaluation. If appending to it fails later (another
+    program broke it, the disk is full), the finished rows are kept in a workbook in
+    ``work_dir`` and the error says where.
+    """
+    check_output_workbook(out)
+    rows, failed, unsaved = [], [], []
+    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
+    kept = osp.join(work_dir, f'unsaved_results_{stamp}_{os.getpid()}.xlsx')
     for i, config in enumerate(configs, start=1):
         name = osp.splitext(osp.basename(config))[0]
         log(f'[{i}/{len(configs)}] {name}')
@@ -168,10 +247,20 @@ def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: st
                         weights=row['weights'], **{'class': c, 'IoU': v})
                    for c, v in per_class_iou(runner).items()]
         if get_rank() == 0:
-            append_results(out, [row], classes)
+            try:
+                append_results(out, [row], classes)
+            except Exception as err:  # noqa: BLE001 - finished results must survive
+                append_results(kept, [row], classes)
+                unsaved.append(name)
+                log(f'[{i}/{len(configs)}] {name}: could not append to {out!r} ({err}); '
+                    f'this result is kept in {kept!r}')
         rows.append(row)
         log(f'[{i}/{len(configs)}] {name}: mIoU {row["mIoU"]}  aAcc {row["aAcc"]}  '
             f'mAcc {row["mAcc"]}')
+    if unsaved:
+        raise WorkbookError(
+            f'the results of {unsaved} could not be appended to {out!r}; they are kept in '
+            f'{kept!r}. Fix {out!r} (see the message above) and copy them over.')
     if failed:
         raise RuntimeError(f'{len(failed)} of {len(configs)} configs failed: {failed}; '
                            f'the others are in {out}')

@@ -1,26 +1,33 @@
 """Segment your own images with your own class names (the logic behind tools/demo.py)."""
-from typing import List, Optional, Sequence, Union
+import contextlib
+import time
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.config import Config
 from mmseg.apis import inference_model
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageOps
 
 import declip_mmseg  # noqa: F401  (registers the modules)
 
+from ..models.segmentors.sliding_window import window_boxes
+from .fonts import legend_fonts
 from .test import set_checkpoint
 
 
 def init_segmentor(config: Union[str, Config], classes=None, checkpoint: Optional[str] = None,
-                   device: str = 'cpu', cfg_options: Optional[dict] = None):
+                   device: str = 'cpu', cfg_options: Optional[dict] = None,
+                   model_name: Optional[str] = None):
     """Build a :class:`ZeroShotSegmentor` from a config for single images.
 
     Args:
         classes: vocabulary (file, list of lines or ``'cat; dog'``); None
             keeps the config's.
         checkpoint: CLIP weights (tag or file) replacing the backbone's.
+        model_name: CLIP architecture (open_clip name or JSON file) replacing the
+            backbone's; the text tower follows.
     """
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
@@ -30,6 +37,9 @@ def init_segmentor(config: Union[str, Config], classes=None, checkpoint: Optiona
         cfg.model.text_classifier.class_names = classes
     if checkpoint is not None:
         set_checkpoint(cfg, checkpoint)
+    if model_name is not None:
+        cfg.model.backbone.model_name = model_name
+        cfg.model.text_classifier.pop('model_name', None)
     if cfg.get('test_pipeline') is None:
         cfg.test_pipeline = cfg.test_dataloader.dataset.pipeline
     model = MODELS.build(cfg.model)
@@ -67,32 +77,103 @@ def draw_overlay(image_rgb: np.ndarray, labels: np.ndarray, class_names: Sequenc
     """
     colours = palette(len(class_names))
     blended = (image_rgb * (1 - alpha) + colours[labels] * alpha).astype(np.uint8)
-    present = [int(c) for c in np.unique(labels)]
+    present = sorted((int(c) for c in np.unique(labels)), key=lambda c: -(labels == c).sum())
     area = {c: float((labels == c).mean()) * 100 for c in present}
-    font = ImageFont.load_default()
+    fonts = legend_fonts([class_names[c] for c in present])
+    entries = [(font, f'{text} {area[c]:.1f}%') for c, (font, text) in zip(present, fonts)]
+    measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
     row = 18
-    width = 12 + max(len(f'{class_names[c]} {area[c]:.1f}%') for c in present) * 7 + 24
+    width = 12 + max(int(measure.textlength(text, font=font)) for font, text in entries) + 24
     height = max(image_rgb.shape[0], row * len(present) + 8)
     canvas = Image.new('RGB', (image_rgb.shape[1] + width, height), (255, 255, 255))
     canvas.paste(Image.fromarray(blended), (0, 0))
     draw = ImageDraw.Draw(canvas)
     x0 = image_rgb.shape[1] + 8
-    for i, c in enumerate(sorted(present, key=lambda c: -area[c])):
+    for i, (c, (font, text)) in enumerate(zip(present, entries)):
         y = 6 + i * row
         draw.rectangle([x0, y, x0 + 14, y + 12], fill=tuple(int(v) for v in colours[c]))
-        draw.text((x0 + 20, y), f'{class_names[c]} {area[c]:.1f}%', fill=(0, 0, 0), font=font)
+        draw.text((x0 + 20, y - 1), text, fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
 
 
-def segment_and_draw(model, image_path: str, out_path: str, alpha: float = 0.5) -> List[str]:
-    """Segment ``image_path``, write the overlay PNG, return the class labels present."""
-    result = segment(model, image_path)
-    labels = result.pred_sem_seg.data[0].cpu().numpy()
+def read_rgb(image_path: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file as the model sees it.
+
+    OpenCV's colour decoding first (what mmseg's loader uses: 16-bit images scaled to 8
+    bits, EXIF orientation applied), Pillow for formats OpenCV cannot read; Pillow's
+    16-bit / 32-bit grey and float modes are scaled, not clipped to white.
+    """
+    import cv2
+    bgr = cv2.imread(image_path, cv2.IMREAD_COLOR)
+    if bgr is not None:
+        return np.ascontiguousarray(bgr[:, :, ::-1])
     try:
-        rgb = np.asarray(Image.open(image_path).convert('RGB'))
+        image = ImageOps.exif_transpose(Image.open(image_path))
+        if image.mode.startswith('I') or image.mode == 'F':
+            grey = np.asarray(image).astype(np.float64)
+            if image.mode.startswith('I;16') or grey.max() > 255:
+                grey = np.clip(grey, 0, 65535) / 256
+            elif image.mode == 'F' and grey.max() <= 1.0:
+                grey = grey * 255
+            grey = np.clip(grey, 0, 255).astype(np.uint8)
+            return np.repeat(grey[:, :, None], 3, axis=2)
+        return np.asarray(image.convert('RGB'))
     except Exception as err:  # noqa: BLE001
         raise RuntimeError(f'cannot read image {image_path!r}: {err}') from err
+
+
+def segment_and_draw(model, image_path: str, out_path: str, alpha: float = 0.5,
+                     log: Optional[Callable[[str], None]] = None) -> List[str]:
+    """Segment ``image_path``, write the overlay PNG, return the class labels present.
+
+    ``log`` (e.g. ``print``) receives progress lines: the windows done while segmenting.
+    """
+    with window_progress(model, log):
+        result = segment(model, image_path)
+    labels = result.pred_sem_seg.data[0].cpu().numpy()
+    rgb = read_rgb(image_path)
+    if rgb.shape[:2] != labels.shape:
+        rgb = np.asarray(Image.fromarray(rgb).resize(labels.shape[::-1], Image.BILINEAR))
     names = model.text_classifier.vocabulary.class_labels
+    if log:
+        log(f'drawing the overlay and legend to {out_path}')
     Image.fromarray(draw_overlay(rgb, labels, names, alpha)).save(out_path)
     return [names[c] for c in np.unique(labels)]
+
+
+@contextlib.contextmanager
+def window_progress(model, log: Optional[Callable[[str], None]], every: float = 2.0):
+    """Report, through ``log``, how many windows of the image the backbone has done
+    (at most one line per ``every`` seconds, plus the last)."""
+    if log is None:
+        yield
+        return
+    state = dict(done=0, total=None, last=0.0)
+
+    def before_slide(img):
+        H, W = img.shape[-2:]
+        state.update(done=0, total=len(window_boxes(H, W, model.slide_crop, model.slide_stride)))
+        log(f'segmenting a {W} x {H} image (after resizing) in {state["total"]} windows of '
+            f'{model.slide_crop} px')
+
+    def hook(module, args, output):
+        state['done'] += args[0].shape[0]
+        now = time.monotonic()
+        if state['total'] and (now - state['last'] >= every or state['done'] >= state['total']):
+            state['last'] = now
+            log(f'  windows {min(state["done"], state["total"])}/{state["total"]}')
+
+    original = model.slide_logits
+
+    def slide_logits(img, *args, **kwargs):
+        before_slide(img)
+        return original(img, *args, **kwargs)
+
+    model.slide_logits = slide_logits
+    handle = model.backbone.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+        del model.slide_logits
 

@@ -1,6 +1,11 @@
-"""IoUMetric that keeps its per-class IoU for reports (eval_all's second sheet)."""
-from typing import Dict
+"""IoUMetric that keeps its per-class IoU for reports (eval_all's second sheet) and checks
+the label maps it is given."""
+import logging
+import os.path as osp
+from typing import Dict, Sequence
 
+import torch
+from mmengine.logging import print_log
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
@@ -8,11 +13,66 @@ from mmseg.registry import METRICS
 @METRICS.register_module()
 class PerClassIoUMetric(IoUMetric):
     """mmseg's IoUMetric; after ``evaluate`` the rank that computed the
-    metrics also holds ``per_class_iou``: ``{class name: IoU in %}``."""
+    metrics also holds ``per_class_iou``: ``{class name: IoU in %}``.
+
+    Two checks mmseg does not make:
+
+    * a label map whose size differs from its image's is an error naming both
+      files and both sizes (mmseg fails with an ``IndexError`` about masks);
+    * label values that are neither a class (``0 .. C-1``) nor the ignore
+      index count as wrong predictions of every class and silently lower IoU:
+      they are counted, and one warning per evaluation names a file.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.per_class_iou: Dict[str, float] = {}
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        num_classes = len(self.dataset_meta['classes'])
+        for sample in data_samples:
+            if self.format_only or 'gt_sem_seg' not in sample:
+                continue
+            pred = sample['pred_sem_seg']['data'].squeeze()
+            label = sample['gt_sem_seg']['data'].squeeze()
+            if label.dim() == pred.dim() + 1 and label.shape[-1] in (3, 4):
+                raise ValueError(
+                    f"label map {sample.get('seg_map_path')!r} is a colour image "
+                    f'({label.shape[-1]} channels); label maps hold one class id per pixel '
+                    '(a grey or palette PNG). Convert it with the conversion script of the '
+                    'dataset (README.md, Data) instead of saving the colour rendering.')
+            if pred.shape != label.shape:
+                raise ValueError(
+                    f"label map {sample.get('seg_map_path')!r} is {_size(label.shape)} but its "
+                    f"image {sample.get('img_path')!r} is {_size(pred.shape)} (width x height); "
+                    'every label map must have the size of its image. Fix or remove this pair.')
+            outside = (label != self.ignore_index) & ((label < 0) | (label >= num_classes))
+            if outside.any():
+                values = torch.unique(label[outside]).tolist()
+                self.results.append(dict(outside_pixels=int(outside.sum()), values=values,
+                                         seg_map_path=sample.get('seg_map_path')))
+        super().process(data_batch, data_samples)
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        bad = [r for r in results if isinstance(r, dict)]
+        if bad:
+            self._warn_outside_labels(bad, len(results) - len(bad))
+        return super().compute_metrics([r for r in results if not isinstance(r, dict)])
+
+    def _warn_outside_labels(self, bad: list, num_images: int) -> None:
+        num_classes = len(self.dataset_meta['classes'])
+        values = sorted({v for r in bad for v in r['values']})
+        first = bad[0]
+        print_log(
+            f"{len(bad)} of {num_images} label maps hold {sum(r['outside_pixels'] for r in bad)} "
+            f'pixels with values outside the {num_classes} classes (0-{num_classes - 1}) that '
+            f'are not the ignore index {self.ignore_index}: values {values[:10]}'
+            f"{' ...' if len(values) > 10 else ''}, e.g. {first['values'][:5]} in "
+            f"{first['seg_map_path']!r}. These pixels lower the IoU of the classes predicted "
+            'there. Check the label format: class ids in label order, the ignore index, '
+            "reduce_zero_label, the conversion script in datasets/ (labels of "
+            f"{osp.dirname(first['seg_map_path'] or '') or '?'}).",
+            logger='current', level=logging.WARNING)
 
     def total_area_to_metrics(self, *args, **kwargs):
         metrics = IoUMetric.total_area_to_metrics(*args, **kwargs)
@@ -21,3 +81,7 @@ class PerClassIoUMetric(IoUMetric):
             self.per_class_iou = {name: round(float(v) * 100, 2)
                                   for name, v in zip(names, metrics['IoU'])}
         return metrics
+
+
+def _size(shape) -> str:
+    return f'{shape[-1]} x {shape[-2]}' if len(shape) >= 2 else str(tuple(shape))

@@ -20,6 +20,7 @@ import logging
 import os
 import os.path as osp
 import tempfile
+import warnings
 from typing import Optional
 
 import open_clip
@@ -81,6 +82,89 @@ def _register_timm_eva(name: str, args: dict) -> None:
     register_model(create)
 
 
+_LOCAL_FILE_HINT = ('Download the checkpoint on a machine with network access and pass the '
+                    'file: --checkpoint PATH (tools/test.py, tools/demo.py, tools/eval_all.py), '
+                    'or model.backbone.pretrained=PATH in a config.')
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Tagged weights are neither cached nor downloadable (no network)."""
+
+
+def check_tag_available(model_name: str, tag: str, timeout: float = 3.0) -> None:
+    """Fail at once, in one line, when ``tag``'s weights are not cached and the
+    download host cannot be reached, instead of letting the download retry."""
+    cfg = _check_tag(model_name, tag)
+    if _tag_cached(cfg):
+        return
+    host = _download_host(cfg)
+    if host is None:
+        return
+    reason = None
+    try:
+        from huggingface_hub import constants
+        if constants.HF_HUB_OFFLINE and cfg.get('hf_hub'):
+            reason = 'HF_HUB_OFFLINE is set'
+    except ImportError:
+        pass
+    if reason is None and not _reachable(*host, timeout=timeout):
+        reason = f'{host[0]} cannot be reached (no network?)'
+    if reason:
+        raise WeightsUnavailableError(
+            f"The '{tag}' weights of '{model_name}' are not in the local cache and {reason}. "
+            f"{_LOCAL_FILE_HINT}")
+
+
+def _tag_cached(cfg: dict) -> bool:
+    if cfg.get('file'):
+        return True
+    from open_clip.pretrained import HF_WEIGHTS_NAME, has_hf_hub
+    hub = cfg.get('hf_hub') if has_hf_hub() else None  # open_clip's own preference
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+        model_id, filename = os.path.split(hub)
+        names = [filename or HF_WEIGHTS_NAME, 'open_clip_model.safetensors',
+                 'open_clip_pytorch_model.bin']
+        return any(isinstance(try_to_load_from_cache(model_id, n), str) for n in names)
+    url = cfg.get('url')
+    if url:
+        cached = osp.join(osp.expanduser('~'), '.cache', 'clip', osp.basename(url))
+        if osp.isfile(cached):
+            return True
+    return False
+
+
+def _download_host(cfg: dict):
+    """(host, port) that open_clip would download ``cfg``'s weights from."""
+    from urllib.parse import urlparse
+    try:
+        from huggingface_hub import constants
+        hub_endpoint = constants.ENDPOINT
+    except ImportError:
+        hub_endpoint = None
+    url = hub_endpoint if cfg.get('hf_hub') and hub_endpoint else cfg.get('url')
+    if not url:
+        return None
+    proxy = next((os.environ[k] for k in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy')
+                  if os.environ.get(k)), None)
+    parsed = urlparse(proxy if proxy and '://' in proxy else url)
+    return parsed.hostname, parsed.port or (443 if parsed.scheme == 'https' else 80)
+
+
+_REACHABLE = {}
+
+
+def _reachable(host: str, port: int, timeout: float) -> bool:
+    import socket
+    if (host, port) not in _REACHABLE:  # probed once per process
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            _REACHABLE[host, port] = True
+        except OSError:
+            _REACHABLE[host, port] = False
+    return _REACHABLE[host, port]
+
+
 def tag_needs_quick_gelu(model_name: str, tag: str) -> bool:
     """True if the weights of ``tag`` were trained with QuickGELU (OpenAI's)."""
     return bool(_check_tag(model_name, tag).get('quick_gelu', False))
@@ -99,6 +183,11 @@ def _check_tag(model_name: str, tag: str) -> dict:
 
 def check_checkpoint_file(path: str) -> None:
     """Raise a clear error if ``path`` is missing, empty or unreadable."""
+    if osp.isdir(path):
+        found = sorted(f for f in os.listdir(path) if f.lower().endswith(CHECKPOINT_SUFFIXES))
+        raise IsADirectoryError(
+            f"CLIP checkpoint '{path}' is a directory; pass the checkpoint file itself"
+            + (f" (checkpoint files there: {found[:5]})" if found else ''))
     if not osp.isfile(path):
         raise FileNotFoundError(
             f"CLIP checkpoint '{path}' does not exist. Download the weights "
@@ -132,6 +221,9 @@ def load_checkpoint_file(path: str) -> dict:
     except Exception as err:  # noqa: BLE001 - re-raised with the file name
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ''
         hint = ''
+        training = describe_training_checkpoint(path) if 'Weights only' in str(err) else None
+        if training:
+            raise RuntimeError(training) from None
         if 'Weights only load failed' in str(err):
             reason = 'it holds objects other than tensors, or is not a checkpoint at all'
             hint = (' If it is a checkpoint from a source you trust, set '
@@ -142,6 +234,10 @@ def load_checkpoint_file(path: str) -> dict:
             f"download it again.{hint}") from err
     if isinstance(obj, torch.jit.ScriptModule):
         obj = obj.state_dict()
+    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict) and \
+            'message_hub' in obj:  # mmengine's; open_clip's own (DeCLIP's releases) have none
+        raise RuntimeError(_training_checkpoint_message(
+            path, any(k.startswith('student.') for k in obj['state_dict'])))
     for wrapper in ('state_dict', 'model', 'module'):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -155,6 +251,42 @@ def load_checkpoint_file(path: str) -> dict:
     for key in ('input_resolution', 'context_length', 'vocab_size'):
         obj.pop(key, None)  # extras of OpenAI's TorchScript files
     return obj
+
+
+def describe_training_checkpoint(path: str) -> Optional[str]:
+    """A message if ``path`` is an mmengine training checkpoint (read without unpickling)."""
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001 - not a zip checkpoint: not ours to describe
+        return None
+    if not any(name.startswith('mmengine.') for name in unsafe):
+        return None
+    return _training_checkpoint_message(path, _pickle_mentions(path, b'student.tower.'))
+
+
+def _pickle_mentions(path: str, needle: bytes) -> bool:
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith('data.pkl'))
+            return needle in archive.read(name)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _training_checkpoint_message(path: str, distiller: bool) -> str:
+    folder = osp.dirname(osp.abspath(path))
+    student = osp.join(folder, 'declip_student.pt')
+    if not distiller:
+        return (f"'{path}' is an mmengine training checkpoint (weights plus optimizer and "
+                f"training state), not a CLIP checkpoint. Pass CLIP weights in open_clip or "
+                f"EVA-CLIP format.")
+    where = (f"It is in the same folder: {student}" if osp.isfile(student) else
+             f"It is written to {student} when training ends (resume an interrupted run with "
+             f"tools/train.py CONFIG --resume)")
+    return (f"'{path}' is a training checkpoint of the DeCLIP distiller (mmengine's: the "
+            f"student under 'student.', optimizer and training state), not CLIP weights. "
+            f"Evaluate the exported student instead: --checkpoint {student}. {where}.")
 
 
 def describe_key_mismatch(path: str, missing, unexpected, limit: int = 8) -> str:
@@ -200,34 +332,53 @@ def build_clip(model_name: str, pretrained: Optional[str] = None,
         kwargs['force_quick_gelu'] = True
 
     if pretrained and not looks_like_path(pretrained):
+        check_tag_available(model_name, pretrained)
         try:
             model = open_clip.create_model(model_name, pretrained=pretrained, **kwargs)
-        except RuntimeError as err:
-            if 'download' in str(err).lower():
-                raise RuntimeError(
-                    f"Could not fetch the '{pretrained}' weights of "
-                    f"'{model_name}' (no network?). Download the checkpoint on a "
-                    f"machine with network access and pass its local path as "
-                    f"`pretrained`. Original error: {err}") from err
+        except (RuntimeError, OSError) as err:
+            if 'download' in str(err).lower() or isinstance(err, OSError):
+                raise WeightsUnavailableError(
+                    f"Could not fetch the '{pretrained}' weights of '{model_name}' "
+                    f"({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+                    f"{_LOCAL_FILE_HINT}") from err
             raise
     else:
         with _quiet_open_clip():  # it warns "initialized randomly"; we load next
             model = open_clip.create_model(model_name, pretrained=None, **kwargs)
         if pretrained:
-            load_weights(model, pretrained, over_base=False)
+            load_weights(model, pretrained, over_base=False, model_name=model_name)
     if checkpoint:
-        load_weights(model, checkpoint, over_base=bool(pretrained))
+        load_weights(model, checkpoint, over_base=bool(pretrained), model_name=model_name)
     return model.eval().float()
 
 
-def load_weights(model: torch.nn.Module, path: str, over_base: bool) -> str:
+def load_weights(model: torch.nn.Module, path: str, over_base: bool,
+                 model_name: Optional[str] = None) -> str:
     """Load a checkpoint file of any known format into ``model``; returns the format.
 
-    Unexpected keys are always an error. Missing keys are an error too, except
-    text-tower keys when ``over_base`` (the file is applied over full weights).
+    A file of another architecture (read from its shapes) is an error naming the
+    architecture it holds. Unexpected keys are always an error. Missing keys are an
+    error too, except text-tower keys when ``over_base`` (the file is applied over
+    full weights).
     """
+    from .architecture import architecture_error, architecture_of, mismatch
     from .checkpoint_formats import to_open_clip
-    state_dict, fmt = to_open_clip(load_checkpoint_file(path), model)
+    model_name = model_name or getattr(model, 'declip_model_name', None) or '?'
+    raw = load_checkpoint_file(path)
+    try:
+        state_dict, fmt = to_open_clip(raw, model)
+    except RuntimeError as err:
+        raise RuntimeError(f"Checkpoint '{path}': {err}; model_name is '{model_name}'") from err
+    file_info, model_info = architecture_of(state_dict), architecture_of(model.state_dict())
+    if mismatch(file_info, model_info):
+        raise RuntimeError(architecture_error(path, model_name, file_info, model_info))
+    if file_info.get('image_size') and model_info.get('image_size') and \
+            file_info['image_size'] != model_info['image_size']:
+        warnings.warn(
+            f"Checkpoint '{path}' has position embeddings for {file_info['image_size']} px "
+            f"input, model_name '{model_name}' for {model_info['image_size']} px: they are "
+            "resized (open_clip's rule). If the file is another architecture (e.g. ViT-L-14-336 "
+            "vs ViT-L-14), pass that model_name.", stacklevel=2)
     state_dict = _adapt_open_clip_state_dict(model, state_dict, path)
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
     visual_missing = [k for k in missing if k.startswith('visual.')]

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import os.path as osp
+import time
 from typing import Optional, Sequence, Union
 
 import open_clip
@@ -39,9 +40,14 @@ def encode_queries(clip: torch.nn.Module, tokenizer, queries: Sequence[str],
     clip = clip.to(device)
     texts = [t.format(q) for q in queries for t in templates]
     feats = []
-    for start in range(0, len(texts), batch_size):
+    batches, last = -(-len(texts) // batch_size), time.monotonic()
+    for i, start in enumerate(range(0, len(texts), batch_size), start=1):
         tokens = tokenizer(texts[start:start + batch_size]).to(device)
         feats.append(F.normalize(clip.encode_text(tokens).float(), dim=-1).cpu())
+        if batches > 1 and (time.monotonic() - last > 5 or i == batches):
+            last = time.monotonic()  # progress of the long first encoding, every 5 s
+            print_log(f'  encoded {min(start + batch_size, len(texts))}/{len(texts)} prompts',
+                      logger='current')
     feats = torch.cat(feats).reshape(len(queries), len(templates), -1)
     return F.normalize(feats.mean(dim=1), dim=-1)
 

@@ -2,17 +2,34 @@
 
 Accepted separators between synonyms are those of the original repositories:
 ``'; '`` (ProxyCLIP, DeCLIP), ``', '`` (SCLIP, NACLIP) and ``','`` (ClearCLIP).
-A file that contains a ``;`` anywhere is split on ``;`` only, so names with
-inner commas (``'building, edifice'`` in ADE-847 lists) survive; otherwise
-lines are split on ``,``.  Whitespace around every name is stripped.
+The separator is decided once per file: a file that contains a ``;``
+anywhere is split on ``;`` only, so names with inner commas (``'building,
+edifice'`` in ADE-847 lists) survive; otherwise lines are split on ``,``.
+In a ``;`` file, a line that has a ``,`` but no ``;`` is ambiguous (one name
+with a comma, or synonyms written the other way?): it is read as one name and
+a :class:`ClassNameWarning` names the file and the lines.  Whitespace around
+every name is stripped.  Files are UTF-8 (a byte-order mark is dropped; UTF-16
+with a byte-order mark is accepted too).
 """
+import codecs
+import os
 import os.path as osp
+import re
+import warnings
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple, Union
 
 
 class ClassNameError(ValueError):
     """A malformed vocabulary; the message names the source and the line."""
+
+
+class ClassNameWarning(UserWarning):
+    """A vocabulary that parses but may not mean what its author meant."""
+
+
+# ``names.txt``, ``classes.lst``, ``my.names``: a dot followed by a short alphanumeric suffix.
+_FILE_SUFFIX = re.compile(r'\.[A-Za-z][A-Za-z0-9_]{0,7}$')
 
 
 @dataclass(frozen=True)
@@ -56,11 +73,25 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
     first class (background) as in those repos.
     """
     lines = list(lines)
+    if lines:
+        lines[0] = lines[0].lstrip('\ufeff')  # a byte-order mark is not part of the first name
     if lines and lines[-1] == '':
         lines.pop()  # a final newline is not an empty class
     if not any(line.strip() for line in lines):
         raise ClassNameError(f'{source}: no class names (empty vocabulary)')
     separator = ';' if any(';' in line for line in lines) else ','
+    if separator == ';':
+        ambiguous = [(n, line.strip()) for n, line in enumerate(lines, start=1)
+                     if ',' in line and ';' not in line]
+        if ambiguous:
+            first_semicolon = next(n for n, line in enumerate(lines, start=1) if ';' in line)
+            shown = ', '.join(f'line {n} {text!r}' for n, text in ambiguous[:5])
+            more = f' and {len(ambiguous) - 5} more' if len(ambiguous) > 5 else ''
+            warnings.warn(
+                f"{source}: {len(ambiguous)} line(s) with ',' but no ';' in a file that uses ';' "
+                f"between synonyms (line {first_semicolon} has one): {shown}{more}. Each is read "
+                "as ONE name with a comma. If the comma separates synonyms, write ';' instead.",
+                ClassNameWarning, stacklevel=3)
     seen = {}
     classes = []
     for lineno, line in enumerate(lines, start=1):
@@ -84,29 +115,93 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
 
 
 def read_class_names(path: str, allow_duplicates: bool = False) -> Vocabulary:
-    """Read a class-name file (UTF-8)."""
+    """Read a class-name file (UTF-8, optionally with a byte-order mark; UTF-16 with one)."""
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'class-name file {path!r} is a directory; pass a text file with one class per line')
     if not osp.isfile(path):
-        raise FileNotFoundError(f'class-name file {path!r} does not exist')
-    with open(path, encoding='utf-8') as f:
-        text = f.read()
-    return parse_lines(text.replace('\r\n', '\n').split('\n'), source=path,
+        raise FileNotFoundError(f'class-name file {path!r} does not exist '
+                                f'(working directory: {os.getcwd()})')
+    with open(path, 'rb') as f:
+        data = f.read()
+    text = decode_class_file(data, path)
+    return parse_lines(text.replace('\r\n', '\n').replace('\r', '\n').split('\n'), source=path,
                        allow_duplicates=allow_duplicates)
+
+
+def decode_class_file(data: bytes, path: str) -> str:
+    """UTF-8 text of a class-name file; a clear error naming the file otherwise."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode('utf-16')  # Windows editors' "Unicode"; the BOM is consumed
+    try:
+        text = data.decode('utf-8-sig')  # drops a UTF-8 byte-order mark
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b'\n') + 1
+        raise ClassNameError(
+            f'class-name file {path!r} is not UTF-8 text: byte 0x{data[err.start]:02x} on line '
+            f'{line} cannot be decoded. Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 '
+            f'{path} > names_utf8.txt`).') from None
+    if '\x00' in text:
+        raise ClassNameError(f'class-name file {path!r} contains NUL bytes: it is a binary file '
+                             'or UTF-16 text without a byte-order mark, not UTF-8 text with one '
+                             'class per line; save it as UTF-8')
+    return text
+
+
+def looks_like_path(spec: str) -> bool:
+    """True if a ``--classes`` value reads as a file name: it has a path separator, starts
+    with ``~`` or ``.``, or ends with a file suffix such as ``.txt`` or ``.lst``."""
+    spec = spec.strip()
+    return (any(sep in spec for sep in ('/', '\\', os.sep)) or spec.startswith(('~', '.'))
+            or bool(_FILE_SUFFIX.search(spec)))
 
 
 def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary],
                     allow_duplicates: bool = False) -> Vocabulary:
     """A vocabulary from a file path, a list of lines, or a one-line string.
 
-    A string without a path separator that is not an existing file, such as
-    ``'cat; dog; grass'``, is one class per ``;``-separated item, the
-    convenient form for the command line; use a list or a file for synonyms.
+    A string is read, in this order, as:
+
+    * an existing file: a class-name file;
+    * text with a ``;``: an inline vocabulary, one class per ``;``-separated
+      item, ``,`` between synonyms (``'cat; dog, puppy; grass'``);
+    * text that looks like a path (a path separator, a leading ``~`` or ``.``,
+      or a file suffix such as ``.txt`` / ``.lst``) or names a directory: an
+      error, since a missing file must not become a one-class vocabulary;
+    * anything else: one class, ``,`` between its synonyms (``'person, people'``).
+
+    A single inline class whose name looks like a file name is written with a
+    trailing ``;`` (``'e.coli;'``).
     """
     if isinstance(spec, Vocabulary):
         return spec
     if isinstance(spec, str):
-        if osp.isfile(spec) or spec.endswith('.txt'):
-            return read_class_names(spec, allow_duplicates)
-        return parse_lines([item for item in spec.split(';')], source='<classes string>',
-                           allow_duplicates=allow_duplicates)
+        spec = spec.lstrip('\ufeff')
+        path = osp.expanduser(spec.strip())
+        if osp.isfile(path):
+            return read_class_names(path, allow_duplicates)
+        if ';' in spec:
+            items = spec.split(';')
+            if len(items) > 1 and not items[-1].strip():
+                items.pop()  # 'e.coli;': one inline class
+            pathlike = [item.strip() for item in items  # ('e.coli;' is explicitly inline)
+                        if len(items) > 1 and looks_like_path(item) and ' ' not in item.strip()]
+            if pathlike:
+                warnings.warn(
+                    f'inline vocabulary {spec!r}: {pathlike} look like file names, but '
+                    f'{spec!r} is no file (working directory: {os.getcwd()}); they are used as '
+                    'class names. To read a class-name file, pass its path alone.',
+                    ClassNameWarning, stacklevel=2)
+            return parse_lines(items, source='<classes string>', allow_duplicates=allow_duplicates)
+        if osp.isdir(path):
+            raise IsADirectoryError(
+                f'class names {spec!r}: this is a directory, not a class-name file. Pass a text '
+                "file with one class per line, or an inline vocabulary such as 'cat; dog'.")
+        if looks_like_path(spec):
+            raise FileNotFoundError(
+                f'class-name file {spec!r} does not exist (working directory: {os.getcwd()}). '
+                "Check the path; an inline vocabulary separates classes with ';' "
+                f"(for one class named like a file, add a final ';': '{spec.strip()};').")
+        return parse_lines([spec], source='<classes string>', allow_duplicates=allow_duplicates)
     return parse_lines([str(item) for item in spec], source='<list>',
                        allow_duplicates=allow_duplicates)
