@@ -46,8 +46,13 @@ class Vocabulary:
         return [synonyms[0] for synonyms in self.classes]
 
 
-def parse_lines(lines: Sequence[str], source: str = '<list>') -> Vocabulary:
-    """Parse vocabulary lines; raises :class:`ClassNameError` on bad input."""
+def parse_lines(lines: Sequence[str], source: str = '<list>',
+                split_synonyms: bool = True) -> Vocabulary:
+    """Parse vocabulary lines; raises :class:`ClassNameError` on bad input.
+
+    ``split_synonyms=False``: every line is one name, kept whole (commas included), and a
+    name may repeat on several lines (distinct classes), as DenseVLM's 316-class list.
+    """
     lines = list(lines)
     if lines and lines[-1] == '':
         lines.pop()  # a final newline is not an empty class
@@ -61,6 +66,9 @@ def parse_lines(lines: Sequence[str], source: str = '<list>') -> Vocabulary:
             raise ClassNameError(
                 f'{source}, line {lineno}: empty line; every line must name a class '
                 '(remove blank lines)')
+        if not split_synonyms:
+            classes.append((line.strip(),))
+            continue
         names = tuple(name.strip() for name in line.split(separator))
         if any(not name for name in names):
             raise ClassNameError(
@@ -76,16 +84,18 @@ def parse_lines(lines: Sequence[str], source: str = '<list>') -> Vocabulary:
     return Vocabulary(tuple(classes), source)
 
 
-def read_class_names(path: str) -> Vocabulary:
+def read_class_names(path: str, split_synonyms: bool = True) -> Vocabulary:
     """Read a class-name file (UTF-8)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'class-name file {path!r} does not exist')
     with open(path, encoding='utf-8') as f:
         text = f.read()
-    return parse_lines(text.replace('\r\n', '\n').split('\n'), source=path)
+    return parse_lines(text.replace('\r\n', '\n').split('\n'), source=path,
+                       split_synonyms=split_synonyms)
 
 
-def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
+def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary],
+                    split_synonyms: bool = True) -> Vocabulary:
     """A vocabulary from a file path, a list of lines, or a one-line string.
 
     A string without a path separator that is not an existing file, such as
@@ -96,6 +106,8 @@ def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
         return spec
     if isinstance(spec, str):
         if osp.isfile(spec) or spec.endswith('.txt'):
-            return read_class_names(spec)
-        return parse_lines([item for item in spec.split(';')], source='<classes string>')
-    return parse_lines([str(item) for item in spec], source='<list>')
+            return read_class_names(spec, split_synonyms)
+        return parse_lines([item for item in spec.split(';')], source='<classes string>',
+                           split_synonyms=split_synonyms)
+    return parse_lines([str(item) for item in spec], source='<list>',
+                       split_synonyms=split_synonyms)
