@@ -25,7 +25,7 @@ model = dict(
     type='DenseVLMDistiller',
     student=dict(type='DeCLIPViT', model_name='EVA02-B-16', pretrained=eva_base,
                  attn_mode='identity', residual=True, ffn=True),   # EVA-CLIP's encode_dense
-    class_names='{{fileDirname}}/class_names/densevlm_thing204_stuff112.txt',
+    class_names='{{fileDirname}}/class_names/densevlm/thing204_stuff112.txt',
     split_synonyms=False,              # one name per line, commas included
     templates='densevlm_hand_craft',   # DenseVLM's 63 prompts, mean not renormalized
     # DenseVLM's own embeddings instead (used as given):

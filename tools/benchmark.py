@@ -1,9 +1,10 @@
 """Speed and peak memory: slide inference (batched windows vs one window at a time) and
-DeCLIP distillation steps.
+distillation steps (DeCLIP, DenseVLM).
 
     python tools/benchmark.py                       # ViT-B/16, 448x608, window 224 / stride 112
     python tools/benchmark.py --crop 448 --stride 224 --classes 171 --devices cuda
     python tools/benchmark.py --train               # EVA02-B/16 + DINOv2-B at 560, batch 2
+    python tools/benchmark.py --train --method densevlm   # B/16 + L/14-336 teacher at 512
 
 Random weights at the real architectures' sizes; prints a table.
 """
@@ -26,13 +27,19 @@ def main(argv=None):
                         help='CUDA autocast dtype (default float16; bfloat16 for --train)')
     parser.add_argument('--train', action='store_true', help='time distillation steps instead')
     parser.add_argument('--vfm', default='dinov2-B', choices=['dinov2-B', 'dinov2-L'])
-    parser.add_argument('--image-size', type=int, default=560)
+    parser.add_argument('--method', default='declip', choices=['declip', 'densevlm'],
+                        help='--train: DeCLIP (student + VFM) or DenseVLM (student + P-VLM)')
+    parser.add_argument('--teacher', default='EVA02-L-14-336', help='DenseVLM teacher')
+    parser.add_argument('--image-size', type=int, default=None,
+                        help='--train input size (DeCLIP 560, DenseVLM 512)')
     parser.add_argument('--batch', type=int, default=2)
     args = parser.parse_args(argv)
     if args.train:
         model = args.model if args.model != 'ViT-B-16' else 'EVA02-B-16'
-        rows = benchmark_train(model, args.vfm, args.image_size, args.batch, args.devices,
-                               args.repeats, args.amp_dtype or 'bfloat16')
+        size = args.image_size or (512 if args.method == 'densevlm' else 560)
+        dtype = args.amp_dtype or ('float16' if args.method == 'densevlm' else 'bfloat16')
+        rows = benchmark_train(model, args.vfm, size, args.batch, args.devices, args.repeats,
+                               dtype, method=args.method, teacher_name=args.teacher)
         print(format_table(rows))
         return
     rows = benchmark(args.model, args.height, args.width, args.crop, args.stride, args.classes,

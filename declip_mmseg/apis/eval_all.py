@@ -18,6 +18,8 @@ CONFIG_SETS: Dict[str, List[str]] = {
     'clearclip': [f'cfg_{name}.py' for name in BENCHMARKS],
     'declip': [f'declip/cfg_{name}.py' for name in BENCHMARKS],
     'densevlm': [f'densevlm/cfg_{name}.py' for name in BENCHMARKS],
+    # region classification (DenseVLM's Table 1): COCO panoptic and ADE20K panoptic
+    'densevlm_region_cls': ['densevlm_region_cls_coco.py', 'densevlm_region_cls_ade.py'],
 }
 
 RESULT_COLUMNS = ['date', 'config', 'dataset', 'backbone', 'weights', 'attn_mode', 'residual',
@@ -25,6 +27,11 @@ RESULT_COLUMNS = ['date', 'config', 'dataset', 'backbone', 'weights', 'attn_mode
                   'slide_crop', 'slide_stride', 'logit_scale', 'prob_thd', 'class_names',
                   'templates']
 PER_CLASS_COLUMNS = ['date', 'config', 'dataset', 'weights', 'class', 'IoU']
+# region-classification configs (RegionClassificationMetric) go to their own sheet; the
+# accuracies follow these columns, named as the metric reports them
+REGION_SHEET = 'region_classification'
+REGION_COLUMNS = ['date', 'config', 'dataset', 'backbone', 'weights', 'attn_mode', 'residual',
+                  'ffn', 'image_size', 'class_names', 'templates', 'text_embeddings']
 
 
 def resolve_configs(configs: Optional[Sequence[str]] = None, config_set: str = 'clearclip',
@@ -63,6 +70,56 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
     }
 
 
+def is_region_classification(cfg: Config) -> bool:
+    return cfg.get('test_evaluator', {}).get('type') == 'RegionClassificationMetric'
+
+
+def region_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
+    """One row of the region-classification sheet: settings, then every accuracy."""
+    backbone, text = cfg.model.backbone, cfg.model.text_classifier
+    templates = text.get('templates', 'openai_imagenet')
+    row = {
+        'date': date, 'config': osp.relpath(config, CONFIG_ROOT) if osp.abspath(config).startswith(
+            CONFIG_ROOT) else osp.basename(config), 'dataset': cfg.test_dataloader.dataset.type,
+        'backbone': str(backbone.get('model_name')),
+        'weights': str(backbone.get('checkpoint') or backbone.get('pretrained')),
+        'attn_mode': backbone.get('attn_mode'), 'residual': bool(backbone.get('residual')),
+        'ffn': bool(backbone.get('ffn')),
+        'image_size': cfg.test_dataloader.dataset.get('image_size'),
+        'class_names': str(text.get('class_names')),
+        'templates': templates if isinstance(templates, str) else f'{len(templates)} custom',
+        'text_embeddings': text.get('embeddings_file')}
+    row.update(metrics)
+    return row
+
+
+def append_region_results(path: str, rows: List[dict]) -> None:
+    """Append to the region-classification sheet (columns: settings, then the metric keys of
+    the first row written)."""
+    from openpyxl import Workbook, load_workbook
+    fresh = True
+    if not osp.exists(path):
+        book = Workbook()
+        sheet = book.active
+        sheet.title = REGION_SHEET
+    else:
+        book = load_workbook(path)
+        if REGION_SHEET in book.sheetnames:
+            sheet, fresh = book[REGION_SHEET], False
+        else:
+            sheet = book.create_sheet(REGION_SHEET)
+    if fresh:
+        keys = [k for k in rows[0] if k not in REGION_COLUMNS] if rows else []
+        sheet.append(REGION_COLUMNS + keys)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    header = [c.value for c in sheet[1]]
+    for row in rows:
+        sheet.append([_cell(row.get(c)) for c in header])
+    tmp = f'{path}.tmp.xlsx'
+    book.save(tmp)
+    os.replace(tmp, path)
+
+
 def append_results(path: str, rows: List[dict], class_rows: List[dict]) -> None:
     """Append to the 'results' and 'per_class_IoU' sheets of an .xlsx (created if absent)."""
     from openpyxl import Workbook, load_workbook
@@ -77,6 +134,9 @@ def append_results(path: str, rows: List[dict], class_rows: List[dict]) -> None:
         book.active.title = 'results'
         book.active.append(RESULT_COLUMNS)
         book.create_sheet('per_class_IoU').append(PER_CLASS_COLUMNS)
+    for sheet, columns in (('results', RESULT_COLUMNS), ('per_class_IoU', PER_CLASS_COLUMNS)):
+        if sheet not in book.sheetnames:  # a workbook begun by region-classification runs
+            book.create_sheet(sheet).append(columns)
     for sheet, columns, items in (('results', RESULT_COLUMNS, rows),
                                   ('per_class_IoU', PER_CLASS_COLUMNS, class_rows)):
         for item in items:
@@ -110,6 +170,14 @@ def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: st
             log(f'[{i}/{len(configs)}] {name} FAILED:\n{traceback.format_exc()}')
             continue
         date = datetime.datetime.now().isoformat(timespec='seconds')
+        if is_region_classification(cfg):
+            row = region_row(config, cfg, metrics, date)
+            if get_rank() == 0:
+                append_region_results(out, [row])
+            rows.append(row)
+            log(f'[{i}/{len(configs)}] {name}: ' + '  '.join(
+                f'{k} {v}' for k, v in metrics.items()))
+            continue
         row = result_row(config, cfg, metrics, date)
         classes = [dict(date=date, config=row['config'], dataset=row['dataset'],
                         weights=row['weights'], **{'class': c, 'IoU': v})

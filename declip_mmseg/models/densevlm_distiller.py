@@ -46,7 +46,7 @@ class DenseVLMDistiller(DistillerBase):
         student: :class:`DeCLIPViT` config of the student (EVA02-B-16, ``attn_mode='identity'``,
             ``residual=True``, ``ffn=True``); the teacher gets the same dense path.
         class_names: the vocabulary (a file, one class per line, things first):
-            ``configs/class_names/densevlm_thing204_stuff112.txt``.
+            ``configs/class_names/densevlm/thing204_stuff112.txt``.
         split_synonyms: False (DenseVLM) embeds every line whole, commas included.
         templates: prompt set of the embeddings ('densevlm_hand_craft', DenseVLM's 63).
         student_text_embeddings, teacher_text_embeddings: DenseVLM's ``.npy`` files
