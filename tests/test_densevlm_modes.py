@@ -3,13 +3,11 @@ import json
 import os.path as osp
 import sys
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import REPO
 from mmengine.config import Config
-from PIL import Image
 from test_densevlm import run
 from test_distill import make_coco, make_images
 from torchvision.ops import roi_align

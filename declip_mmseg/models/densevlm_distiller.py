@@ -257,7 +257,7 @@ class RegionCLIPDistiller(DistillerBase):
             raise ValueError(f'noun embeddings have {emb.shape[1]} channels but the student '
                              f'outputs {s.embed_dim}')
         scale = float(build_clip(s.model_name, s.pretrained, checkpoint=s.checkpoint,
-                                 quick_gelu=s.quick_gelu).logit_scale.exp())
+                                 quick_gelu=s.quick_gelu).logit_scale.detach().exp())
         self.set_teachers(noun_embeddings=emb.to(device), logit_scale=scale)
 
     def describe(self) -> str:
