@@ -318,3 +318,45 @@ def test_folder_config_and_dist_train(tiny_eva, tiny_teacher, names_file, tmp_pa
                    'OMP_NUM_THREADS': '1'})
     assert 'Distributed training: True' in out
     assert osp.isfile(tmp_path / 'dist' / 'densevlm_student.pt')
+
+
+def test_training_validates_with_densevlm_region_classification(tiny_eva, tiny_teacher,
+                                                                names_file, tmp_path):
+    """val_interval 1: DenseVLM's COCO panoptic region classification (its metric keys)."""
+    from test_region_classification import NAMES as COCO_NAMES
+    from test_region_classification import make_coco_panoptic
+    root = make_coco(str(tmp_path / 'coco'))
+    make_coco_panoptic(root)
+    coco_names = tmp_path / 'coco_names.txt'
+    coco_names.write_text('\n'.join(COCO_NAMES) + '\n')
+    args = train_args(tiny_eva, tiny_teacher, names_file, root, tmp_path / 'work', 1)
+    args = [a for a in args if a not in ('model.val_text_classifier=None', 'val_dataloader=None',
+                                         'val_evaluator=None', 'val_cfg=None',
+                                         'train_cfg.val_interval=100')]
+    args += ['train_cfg.val_interval=1', f'model.val_text_classifier.class_names={coco_names}',
+             f'val_dataloader.dataset.data_root={root}', 'val_dataloader.num_workers=0',
+             'val_dataloader.dataset.image_size=64', 'val_dataloader.dataset.patch_size=8']
+    out = run(args)
+    for key in ('rois.thing.macc1', 'rois.stuff.macc5', 'maskpool.thing.macc1',
+                'maskpool.stuff.macc1'):
+        assert key in out, out[-3000:]
+
+
+def test_predict_uses_normalized_tokens(tiny_eva, tiny_teacher, names_file):
+    """The distiller's validation equals DenseRegionClassifier(normalize_tokens=True)."""
+    from mmseg.registry import MODELS
+    arch, ckpt = tiny_eva
+    clf = dict(type='ZeroShotTextClassifier', class_names=['a', 'b', 'c'], templates='photo')
+    model = build(tiny_eva, tiny_teacher, names_file, attach=False, val_text_classifier=clf)
+    ref = MODELS.build(dict(type='DenseRegionClassifier', normalize_tokens=True, text_classifier=clf,
+                            backbone=dict(type='DeCLIPViT', model_name=arch, pretrained=ckpt,
+                                          attn_mode='identity', residual=True, ffn=True)))
+    x = torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(1))
+    masks = torch.zeros(2, 8, 8, dtype=torch.bool)
+    masks[0, :3] = True
+    masks[1, 3:, 2:] = True
+    sample = dict(boxes=torch.tensor([[0.0, 0.0, 1.0, 0.4], [0.25, 0.4, 1.0, 1.0]]), masks=masks)
+    model.eval()
+    a, b = model.predict([x], [sample])[0], ref([x], [sample])[0]
+    for key in ('rois_logits', 'maskpool_logits'):
+        torch.testing.assert_close(a[key], b[key])
