@@ -360,3 +360,41 @@ def test_predict_uses_normalized_tokens(tiny_eva, tiny_teacher, names_file):
     a, b = model.predict([x], [sample])[0], ref([x], [sample])[0]
     for key in ('rois_logits', 'maskpool_logits'):
         torch.testing.assert_close(a[key], b[key])
+
+
+def _ddp_worker(rank, world, init_file, tiny_eva, tiny_teacher, names_file, root, out):
+    """One rank: a DenseVLM step through mmengine's DDP wrapper on this rank's own images."""
+    from mmengine.dataset import default_collate
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.optim import OptimWrapper
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                                         world_size=world)
+    model = build(tiny_eva, tiny_teacher, names_file)
+    ddp = MMDistributedDataParallel(module=model, device_ids=None, broadcast_buffers=False)
+    optim = OptimWrapper(torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                           lr=1e-2))
+    ds = GridDistillDataset(data_root=root, img_dir='train2017',
+                            ann_file='annotations/instances_train2017.json', image_size=64,
+                            student_patch=8, grid_style='densevlm', max_boxes=36,
+                            with_crops=False, with_vfm_view=False)
+    data = default_collate([ds[2 * rank], ds[2 * rank + 1]])
+    ddp.train_step(data, optim)
+    torch.save({k: v for k, v in model.student.state_dict().items()}, f'{out}/rank{rank}.pt')
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_averages_gradients(tiny_eva, tiny_teacher, names_file, tmp_path):
+    """Two ranks with different images end the step with the same weights (DenseVLM's own
+    code bypasses DDP, so its ranks drift apart)."""
+    import torch.multiprocessing as mp
+    root = make_coco(str(tmp_path / 'coco'), n=4)
+    mp.spawn(_ddp_worker, nprocs=2, args=(2, str(tmp_path / 'init'), tiny_eva, tiny_teacher,
+                                          names_file, root, str(tmp_path)))
+    a = torch.load(tmp_path / 'rank0.pt', weights_only=True)
+    b = torch.load(tmp_path / 'rank1.pt', weights_only=True)
+    initial = build(tiny_eva, tiny_teacher, names_file, attach=False).student.state_dict()
+    key = 'tower.visual.trunk.blocks.1.attn.v_proj.weight'
+    assert not torch.equal(a[key], initial[key])                  # it trained
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
