@@ -398,3 +398,15 @@ def test_ddp_averages_gradients(tiny_eva, tiny_teacher, names_file, tmp_path):
     assert not torch.equal(a[key], initial[key])                  # it trained
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_benchmark_densevlm_train_runs(tiny_eva, tiny_teacher):
+    """Smoke run of tools/benchmark.py --train --method densevlm on the tiny models."""
+    out = run([sys.executable, 'tools/benchmark.py', '--train', '--method', 'densevlm',
+               '--model', tiny_eva[0], '--teacher', tiny_teacher[0], '--image-size', '64',
+               '--batch', '2', '--repeats', '1'])
+    lines = [line for line in out.splitlines() if line.startswith('| ')]
+    header = [c.strip() for c in lines[0].split('|')[1:-1]]
+    row = dict(zip(header, (c.strip() for c in lines[1].split('|')[1:-1])))
+    assert row['mode'] == 'train-densevlm' and row['image_size'] == '64'
+    assert float(row['s_per_step']) > 0 and float(row['peak_mem_mib']) > 0
