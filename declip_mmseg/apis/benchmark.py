@@ -282,20 +282,90 @@ def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size:
                 peak_mem_mib=round(peak, 1))
 
 
+def run_densevlm_train_steps(model_name: str, teacher_name: str, image_size: int,
+                             batch_size: int, device: str, steps: int, amp_dtype=None) -> dict:
+    """Time DenseVLM steps (teacher forward, student forward / backward, AdamW) with random
+    weights at the real sizes; the 316-class text embeddings are random too (made once before
+    training, not part of a step)."""
+    import tempfile
+
+    import numpy as np
+    from mmengine.dataset import default_collate
+    from mmseg.registry import MODELS
+    from PIL import Image
+
+    import declip_mmseg  # noqa: F401
+
+    import open_clip
+
+    from ..datasets.grid_distill import GridDistillDataset
+    from ..models.clip_loader import resolve_model_name
+    torch.manual_seed(0)
+    folder = tempfile.mkdtemp(prefix='densevlm_bench_')
+    rng = np.random.default_rng(0)
+    names = f'{folder}/names.txt'
+    with open(names, 'w') as f:
+        f.write('\n'.join(f'class {i}' for i in range(316)) + '\n')
+    files = {}
+    for side, name in (('student', model_name), ('teacher', teacher_name)):
+        dim = open_clip.get_model_config(resolve_model_name(name))['embed_dim']
+        files[side] = f'{folder}/{side}.npy'
+        np.save(files[side], (rng.normal(size=(316, dim)) * 0.05).astype(np.float32))
+    model = MODELS.build(dict(
+        type='DenseVLMDistiller', class_names=names, split_synonyms=False,
+        student=dict(type='DeCLIPViT', model_name=model_name, attn_mode='identity',
+                     residual=True, ffn=True),
+        student_text_embeddings=files['student'], teacher_text_embeddings=files['teacher']))
+    model.to(device)
+    model.attach_teachers(torch.device(device), teacher=dict(model_name=teacher_name))
+    for i in range(batch_size):
+        Image.fromarray((rng.random((480, 640, 3)) * 255).astype(np.uint8)).save(f'{folder}/{i}.jpg')
+    data = GridDistillDataset(img_dir=folder, image_size=image_size,
+                              student_patch=model.student.patch_size, grid_style='densevlm',
+                              max_boxes=36, with_crops=False, with_vfm_view=False)
+    batch = default_collate([data[i] for i in range(batch_size)])
+    inputs = batch['inputs'].to(device)
+    samples = {k: v.to(device) for k, v in batch['data_samples'].items()}
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    autocast = (torch.autocast(device, dtype=getattr(torch, amp_dtype)) if amp_dtype
+                else torch.autocast(device, enabled=False))
+
+    def step():
+        with autocast:
+            loss = model.loss(inputs, samples)['loss_kl']
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+
+    sec, peak, _ = timed(step, device, steps)
+    return dict(mode='train-densevlm', device=device, model=model_name, teacher=teacher_name,
+                image_size=image_size, batch=batch_size, precision=amp_dtype or 'fp32',
+                s_per_step=round(sec, 3), images_per_s=round(batch_size / sec, 3),
+                peak_mem_mib=round(peak, 1))
+
+
 def benchmark_train(model_name='EVA02-B-16', vfm_name='dinov2-B', image_size=560, batch_size=2,
-                    devices=None, steps=2, amp_dtype='bfloat16') -> List[dict]:
-    """Training-step figures per device, each in its own process."""
+                    devices=None, steps=2, amp_dtype='bfloat16', method='declip',
+                    teacher_name='EVA02-L-14-336') -> List[dict]:
+    """Training-step figures per device, each in its own process. ``method``: 'declip'
+    (student + DINOv2) or 'densevlm' (student + P-VLM teacher)."""
     devices = devices or (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     rows = []
     for device in devices:
-        args = dict(fn='train', model_name=model_name, vfm_name=vfm_name, image_size=image_size,
-                    batch_size=batch_size, device=device, steps=steps,
-                    amp_dtype=amp_dtype if device == 'cuda' else None)
+        common = dict(model_name=model_name, image_size=image_size, batch_size=batch_size,
+                      device=device, steps=steps, amp_dtype=amp_dtype if device == 'cuda' else None)
+        if method == 'densevlm':
+            args = dict(fn='train_densevlm', teacher_name=teacher_name, **common)
+        elif method == 'declip':
+            args = dict(fn='train', vfm_name=vfm_name, **common)
+        else:
+            raise ValueError(f"unknown training method {method!r}: 'declip' or 'densevlm'")
         rows.append(in_fresh_process(args))
     return rows
 
 
 if __name__ == '__main__':  # one measurement, in a fresh process
     kwargs = json.loads(sys.argv[1])
-    fn = {'train': run_train_steps, 'method': run_method}.get(kwargs.pop('fn', None), run_mode)
+    fn = {'train': run_train_steps, 'train_densevlm': run_densevlm_train_steps,
+          'method': run_method}.get(kwargs.pop('fn', None), run_mode)
     print(json.dumps(fn(**kwargs)))

@@ -24,6 +24,8 @@ CONFIG_SETS: Dict[str, List[str]] = {
     'proxyclip': [f'proxyclip/cfg_{name}.py' for name in BENCHMARKS],
     'maskclip': [f'maskclip/cfg_{name}.py' for name in BENCHMARKS],
     'declip_proxy': [f'declip_proxy/cfg_{name}.py' for name in BENCHMARKS],
+    # region classification (DenseVLM's Table 1): COCO panoptic and ADE20K panoptic
+    'densevlm_region_cls': ['densevlm_region_cls_coco.py', 'densevlm_region_cls_ade.py'],
 }
 
 RESULT_COLUMNS = ['date', 'config', 'dataset', 'method', 'backbone', 'weights', 'attn_mode',
@@ -32,6 +34,11 @@ RESULT_COLUMNS = ['date', 'config', 'dataset', 'method', 'backbone', 'weights', 
                   'logit_scale', 'prob_thd', 'postprocess', 'normalization', 'amp_dtype',
                   'class_names', 'templates']
 PER_CLASS_COLUMNS = ['date', 'config', 'dataset', 'weights', 'class', 'IoU']
+# region-classification configs (RegionClassificationMetric) go to their own sheet; the
+# accuracies follow these columns, named as the metric reports them
+REGION_SHEET = 'region_classification'
+REGION_COLUMNS = ['date', 'config', 'dataset', 'backbone', 'weights', 'attn_mode', 'residual',
+                  'ffn', 'image_size', 'class_names', 'templates', 'text_embeddings']
 
 
 def resolve_configs(configs: Optional[Sequence[str]] = None, config_set: str = 'clearclip',
@@ -96,8 +103,7 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
     templates = text.get('templates', 'openai_imagenet')
     scale = resize_scale(cfg)
     return {
-        'date': date, 'config': osp.relpath(config, CONFIG_ROOT) if osp.abspath(config).startswith(
-            CONFIG_ROOT) else osp.basename(config), 'method': method_name(config, backbone),
+        'date': date, 'config': config_name(config), 'method': method_name(config, backbone),
         'dataset': cfg.test_dataloader.dataset.type,
         'backbone': str(backbone.get('model_name')), 'weights': str(backbone.get('pretrained')),
         'attn_mode': backbone.get('attn_mode'), 'residual': bool(backbone.get('residual')),
@@ -115,6 +121,33 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
         'class_names': str(text.get('class_names')),
         'templates': templates if isinstance(templates, str) else f'{len(templates)} custom',
     }
+
+
+def config_name(config: str) -> str:
+    return (osp.relpath(config, CONFIG_ROOT) if osp.abspath(config).startswith(CONFIG_ROOT)
+            else osp.basename(config))
+
+
+def is_region_classification(cfg: Config) -> bool:
+    return cfg.get('test_evaluator', {}).get('type') == 'RegionClassificationMetric'
+
+
+def region_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
+    """One row of the region-classification sheet: settings, then every accuracy."""
+    backbone, text = cfg.model.backbone, cfg.model.text_classifier
+    templates = text.get('templates', 'openai_imagenet')
+    row = {
+        'date': date, 'config': config_name(config), 'dataset': cfg.test_dataloader.dataset.type,
+        'backbone': str(backbone.get('model_name')),
+        'weights': str(backbone.get('checkpoint') or backbone.get('pretrained')),
+        'attn_mode': backbone.get('attn_mode'), 'residual': bool(backbone.get('residual')),
+        'ffn': bool(backbone.get('ffn')),
+        'image_size': cfg.test_dataloader.dataset.get('image_size'),
+        'class_names': str(text.get('class_names')),
+        'templates': templates if isinstance(templates, str) else f'{len(templates)} custom',
+        'text_embeddings': text.get('embeddings_file')}
+    row.update(metrics)
+    return row
 
 
 WORKBOOK_SUFFIXES = ('.xlsx', '.xlsm')
@@ -168,8 +201,10 @@ def check_output_workbook(path: str) -> None:
 
 
 def append_results(path: str, rows: List[dict], class_rows: List[dict],
-                   timeout: float = 600) -> None:
-    """Append to the 'results' and 'per_class_IoU' sheets of an .xlsx (created if absent).
+                   region_rows: Sequence[dict] = (), timeout: float = 600) -> None:
+    """Append to the 'results', 'per_class_IoU' and 'region_classification' sheets of an
+    .xlsx (created if absent; the region sheet's columns are its settings, then the metric
+    keys of the first row it receives).
 
     Safe for concurrent runs: appends are serialised by a lock file (``<path>.lock``) and
     written atomically (unique temporary file in the same folder, fsync, ``os.replace``). An
@@ -181,10 +216,21 @@ def append_results(path: str, rows: List[dict], class_rows: List[dict],
     os.makedirs(folder, exist_ok=True)
     with FileLock(f'{osp.abspath(path)}.lock', timeout=timeout):
         book = _read_book(path) if osp.exists(path) else _new_book()
+        for sheet, columns in (('results', RESULT_COLUMNS), ('per_class_IoU', PER_CLASS_COLUMNS)):
+            if sheet not in book.sheetnames:
+                book.create_sheet(sheet).append(columns)
         for sheet, columns, items in (('results', RESULT_COLUMNS, rows),
                                       ('per_class_IoU', PER_CLASS_COLUMNS, class_rows)):
             for item in items:
                 book[sheet].append([_cell(item.get(c)) for c in columns])
+        if region_rows:
+            if REGION_SHEET not in book.sheetnames:
+                keys = [k for k in region_rows[0] if k not in REGION_COLUMNS]
+                book.create_sheet(REGION_SHEET).append(REGION_COLUMNS + keys)
+            sheet = book[REGION_SHEET]
+            header = [c.value for c in sheet[1]]
+            for item in region_rows:
+                sheet.append([_cell(item.get(c)) for c in header])
         _save_atomic(book, path)
 
 
@@ -242,21 +288,25 @@ def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: st
             log(f'[{i}/{len(configs)}] {name} FAILED:\n{traceback.format_exc()}')
             continue
         date = datetime.datetime.now().isoformat(timespec='seconds')
-        row = result_row(config, cfg, metrics, date)
-        classes = [dict(date=date, config=row['config'], dataset=row['dataset'],
-                        weights=row['weights'], **{'class': c, 'IoU': v})
-                   for c, v in per_class_iou(runner).items()]
+        if is_region_classification(cfg):
+            row = region_row(config, cfg, metrics, date)
+            sheets = dict(rows=[], class_rows=[], region_rows=[row])
+        else:
+            row = result_row(config, cfg, metrics, date)
+            classes = [dict(date=date, config=row['config'], dataset=row['dataset'],
+                            weights=row['weights'], **{'class': c, 'IoU': v})
+                       for c, v in per_class_iou(runner).items()]
+            sheets = dict(rows=[row], class_rows=classes)
         if get_rank() == 0:
             try:
-                append_results(out, [row], classes)
+                append_results(out, **sheets)
             except Exception as err:  # noqa: BLE001 - finished results must survive
-                append_results(kept, [row], classes)
+                append_results(kept, **sheets)
                 unsaved.append(name)
                 log(f'[{i}/{len(configs)}] {name}: could not append to {out!r} ({err}); '
                     f'this result is kept in {kept!r}')
         rows.append(row)
-        log(f'[{i}/{len(configs)}] {name}: mIoU {row["mIoU"]}  aAcc {row["aAcc"]}  '
-            f'mAcc {row["mAcc"]}')
+        log(f'[{i}/{len(configs)}] {name}: ' + '  '.join(f'{k} {v}' for k, v in metrics.items()))
     if unsaved:
         raise WorkbookError(
             f'the results of {unsaved} could not be appended to {out!r}; they are kept in '

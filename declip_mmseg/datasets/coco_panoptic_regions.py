@@ -1,4 +1,5 @@
-"""COCO panoptic regions (boxes + masks + labels) for DeCLIP's region classification.
+"""COCO / ADE20K panoptic regions (boxes + masks + labels) for region classification
+(DeCLIP's validation, DenseVLM's Table 1).
 
 One sample is an image prepared as DeCLIP's ``COCOPanopticDataset`` does:
 
@@ -27,6 +28,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
+from .ade20k_panoptic import ADE20K_THING_IDS, ade20k_classes
 from .coco_object import COCO_THINGS
 
 # The 53 stuff classes of panoptic_coco_categories.json, in category-id order (92 ... 200).
@@ -40,6 +42,7 @@ COCO_PANOPTIC_STUFF = (
     'mountain-merged', 'grass-merged', 'dirt-merged', 'paper-merged', 'food-other-merged',
     'building-other-merged', 'rock-merged', 'wall-other-merged', 'rug-merged')
 COCO_PANOPTIC_CLASSES = COCO_THINGS + COCO_PANOPTIC_STUFF  # 133, sorted by category id
+ADE20K_CLASSES = ade20k_classes()                          # 150, ADE20K label order
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -253,3 +256,30 @@ class COCOPanopticRegionDataset(BaseDataset):
             masks = TF.resize(masks, [h, w], InterpolationMode.BICUBIC, antialias=False)
             out.append(F.pad(masks, (0, g - w, 0, g - h)) > 0.0)
         return torch.cat(out)
+
+
+@DATASETS.register_module()
+class ADE20KPanopticRegionDataset(COCOPanopticRegionDataset):
+    """Region-classification samples from ADE20K panoptic val (DenseVLM's ADE20K columns).
+
+    The files are those of Mask2Former's converter (``ade20k_panoptic_val.json`` with
+    categories 0..149 and ``ade20k_panoptic_val/*.png``); make them with
+    ``python datasets/prepare_ade20k_panoptic.py data/ade/ADEChallengeData2016``.
+    Everything else is :class:`COCOPanopticRegionDataset`'s (boxes, masks, filters).
+    """
+    METAINFO = dict(classes=ADE20K_CLASSES,
+                    is_thing=tuple(i in ADE20K_THING_IDS for i in range(len(ADE20K_CLASSES))))
+
+    def __init__(self, ann_file: str = 'ade20k_panoptic_val.json',
+                 img_dir: str = 'images/validation', seg_dir: str = 'ade20k_panoptic_val',
+                 data_root: str = 'data/ade/ADEChallengeData2016', **kwargs) -> None:
+        super().__init__(ann_file=ann_file, img_dir=img_dir, seg_dir=seg_dir,
+                         data_root=data_root, **kwargs)
+
+    def _read_json(self) -> dict:
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'ADE20K panoptic annotation file {self.ann_file!r} does not exist. Make it '
+                'from ADEChallengeData2016 (annotations/ and annotations_instance/) with '
+                'python datasets/prepare_ade20k_panoptic.py data/ade/ADEChallengeData2016')
+        return super()._read_json()

@@ -1,15 +1,15 @@
-"""Images for DeCLIP's distillation stage: student view, grid crops, VFM view (no labels).
+"""Images for the distillation stages: student view, grid boxes, crops, VFM view (no labels).
 
-Per image, as DeCLIP's ``GridDistillDataset``:
+Per image, as the ``GridDistillDataset`` of DeCLIP (and of CLIPSelf / DenseVLM):
 
 * student view: long side resized to ``image_size`` (bicubic, ratio kept), zero padded on
   the right and bottom to ``image_size`` squared, CLIP normalization;
-* an m x n grid drawn uniformly from DeCLIP's choice set (rows m in 1..max_split, columns n
-  in ``(m+1)//2 .. min(2m, max_split)``); at most ``max_boxes`` cells, a random subset;
-  boxes as xyxy normalized to the padded student view, flagged valid in column 5;
-* every cell cropped from the original image, long side resized to ``crop_size``, centered
+* an m x n grid drawn uniformly from a choice set (``grid_style``, see :data:`GRID_STYLES`);
+  at most ``max_boxes`` cells, a random subset; boxes as xyxy normalized to the padded
+  student view (so they cover the real image only), flagged valid in column 5;
+* (``with_crops``) every cell cropped from the original image, long side resized to ``crop_size``, centered
   zero padding, CLIP normalization (the teacher's input);
-* VFM view: long side resized to ``(image_size // student_patch) * vfm_patch`` (so both
+* (``with_vfm_view``) VFM view: long side resized to ``(image_size // student_patch) * vfm_patch`` (so both
   patch grids match: 560 / 16 * 14 = 490 for DINOv2), right / bottom padding, ImageNet
   normalization.
 
@@ -36,10 +36,28 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
-def grid_choices(max_split: int) -> List[Tuple[int, int]]:
-    """DeCLIP's (rows, columns) choice set; 24 pairs for max_split 6."""
+def _declip_choices(max_split: int) -> List[Tuple[int, int]]:
+    """DeCLIP: rows m in 1..M, columns n in (m+1)//2 .. min(2m, M); 24 pairs for M = 6."""
     return [(m, n) for m in range(1, max_split + 1)
             for n in range((m + 1) // 2, min(2 * m + 1, max_split + 1))]
+
+
+def _densevlm_choices(max_split: int) -> List[Tuple[int, int]]:
+    """CLIPSelf / DenseVLM: rows m in 2..M, columns n in (m+1)//2 + 1 .. min(2m, M);
+    17 pairs for M = 6, 4 to 36 cells."""
+    return [(m, n) for m in range(2, max_split + 1)
+            for n in range((m + 1) // 2 + 1, min(2 * m + 1, max_split + 1))]
+
+
+# (rows, columns) choice sets of the grid, by the code base they come from.
+GRID_STYLES = {'declip': _declip_choices, 'densevlm': _densevlm_choices}
+
+
+def grid_choices(max_split: int, style: str = 'declip') -> List[Tuple[int, int]]:
+    """The (rows, columns) layouts a grid is drawn from (see :data:`GRID_STYLES`)."""
+    if style not in GRID_STYLES:
+        raise ValueError(f'unknown grid_style {style!r}; known: {sorted(GRID_STYLES)}')
+    return GRID_STYLES[style](max_split)
 
 
 def grid_boxes(rows: int, cols: int) -> np.ndarray:
@@ -109,17 +127,23 @@ class GridDistillDataset(Dataset):
         student_patch, vfm_patch: patch sizes fixing the VFM view's size.
         max_split, max_boxes: grid choice set and number of boxes kept.
         min_size: images whose shorter side is smaller are skipped.
+        grid_style: 'declip' or 'densevlm' (also CLIPSelf's), see :data:`GRID_STYLES`.
+        with_crops: also return the cells cropped from the image (the crop teacher's input;
+            DenseVLM does not use them).
+        with_vfm_view: also return the VFM view (DeCLIP's context teacher).
         seed: the grid drawn for image i in epoch e depends only on (seed, e, i), so a resumed
             run sees the same grids as an uninterrupted one; :meth:`set_epoch` is called by
             ``DeCLIPDistillHook`` before every epoch.
     Item: ``dict(inputs=(3, S, S), data_samples=dict(boxes=(max_boxes, 5), crops=(max_boxes, 3,
-    c, c), vfm_inputs=(3, V, V)))``; unused box rows are zero (valid flag 0).
+    c, c), vfm_inputs=(3, V, V)))`` (crops / vfm_inputs only when asked for); unused box rows
+    are zero (valid flag 0).
     """
 
     def __init__(self, img_dir: str, ann_file: Optional[str] = None, data_root: str = '',
                  image_size: int = 560, crop_size: int = 224, student_patch: int = 16,
                  vfm_patch: int = 14, max_split: int = 6, max_boxes: int = 20,
-                 min_size: int = 10, seed: int = 0, **kwargs):
+                 min_size: int = 10, seed: int = 0, grid_style: str = 'declip',
+                 with_crops: bool = True, with_vfm_view: bool = True, **kwargs):
         self.img_dir = osp.join(data_root, img_dir)
         ann = osp.join(data_root, ann_file) if ann_file else None
         self.paths = list_images(self.img_dir, ann)
@@ -128,7 +152,8 @@ class GridDistillDataset(Dataset):
                                f'{" listed by " + repr(ann) if ann else ""}')
         self.image_size, self.crop_size = image_size, crop_size
         self.vfm_size = image_size // student_patch * vfm_patch
-        self.choices = grid_choices(max_split)
+        self.choices = grid_choices(max_split, grid_style)
+        self.with_crops, self.with_vfm_view = bool(with_crops), bool(with_vfm_view)
         self.max_boxes, self.min_size = max_boxes, min_size
         self.seed, self.epoch = seed, 0
         self.metainfo = dict(classes=())
@@ -158,27 +183,30 @@ class GridDistillDataset(Dataset):
         for _ in range(100):
             image = self.read(self.paths[index])
             if image is not None:
-                return self.prepare(image, rng)
+                return self.prepare(image, rng, index)
             index = rng.randrange(len(self.paths))
         raise RuntimeError(f'100 images in a row could not be read from {self.img_dir!r}')
 
-    def prepare(self, image: Image.Image, rng: random.Random) -> dict:
+    def prepare(self, image: Image.Image, rng: random.Random, index: int = 0) -> dict:
         w, h = image.size
         student, scale = resize_longest_padded(image, self.image_size)
-        vfm_view, _ = resize_longest_padded(image, self.vfm_size)
         rows, cols = rng.choice(self.choices)
         cells = grid_boxes(rows, cols)
         order = list(range(len(cells)))
         rng.shuffle(order)
         cells = cells[order[:self.max_boxes]] * np.array([w, h, w, h])
         boxes = torch.zeros(self.max_boxes, 5)
-        crops = torch.zeros(self.max_boxes, 3, self.crop_size, self.crop_size)
+        samples = dict(boxes=boxes)
+        if self.with_crops:
+            samples['crops'] = torch.zeros(self.max_boxes, 3, self.crop_size, self.crop_size)
         for i, (x0, y0, x1, y1) in enumerate(cells):
-            crop = image.crop((x0, y0, x1, y1))
-            crops[i] = to_tensor(resize_max_centered(crop, self.crop_size), CLIP_MEAN, CLIP_STD)
+            if self.with_crops:
+                crop = resize_max_centered(image.crop((x0, y0, x1, y1)), self.crop_size)
+                samples['crops'][i] = to_tensor(crop, CLIP_MEAN, CLIP_STD)
             boxes[i, :4] = torch.tensor([x0, y0, x1, y1]) * scale / self.image_size
             boxes[i, 4] = 1.0
-        return dict(inputs=to_tensor(student, CLIP_MEAN, CLIP_STD),
-                    data_samples=dict(boxes=boxes, crops=crops,
-                                      vfm_inputs=to_tensor(vfm_view, IMAGENET_MEAN, IMAGENET_STD)))
+        if self.with_vfm_view:
+            vfm_view, _ = resize_longest_padded(image, self.vfm_size)
+            samples['vfm_inputs'] = to_tensor(vfm_view, IMAGENET_MEAN, IMAGENET_STD)
+        return dict(inputs=to_tensor(student, CLIP_MEAN, CLIP_STD), data_samples=samples)
 

@@ -1,3 +1,4 @@
-from .distill_hook import DeCLIPDistillHook, export_student
+from .distill_hook import DeCLIPDistillHook, DistillHook, export_student
+from .schedulers import WarmupCosineLR
 
-__all__ = ['DeCLIPDistillHook', 'export_student']
+__all__ = ['DeCLIPDistillHook', 'DistillHook', 'WarmupCosineLR', 'export_student']

@@ -52,7 +52,8 @@ def classify_regions(content: torch.Tensor, data_samples: Union[Sequence[dict], 
             ``masks`` (N_i, h, w) bool at the feature-grid resolution and
             optionally ``labels`` / ``is_thing`` (N_i,), passed through; or
             ``pseudo_collate``'s dict of B-long lists of the same.
-        text_embeddings: (Q, E) unit-norm query embeddings.
+        text_embeddings: (Q, E) query embeddings (L2-normalized here, as DenseVLM's
+            evaluation re-normalizes its class embeddings).
         query_to_class: (Q,) class of each query; logits of synonyms are
             max-pooled into their class.  None: one query per class.
 
@@ -78,7 +79,7 @@ def classify_regions(content: torch.Tensor, data_samples: Union[Sequence[dict], 
                              f'{m.shape[0]} masks; expected ({m.shape[0]}, 4)')
         boxes.append(sample['boxes'].to(content.device, torch.float32))
         masks.append(m.to(content.device))
-    text = text_embeddings.to(content.device, torch.float32)
+    text = F.normalize(text_embeddings.to(content.device, torch.float32), dim=-1)
     results = {}
     for name, feats in (('rois_logits', roi_pool(content, boxes)),
                         ('maskpool_logits', mask_pool(content, masks))):
@@ -108,22 +109,28 @@ class DenseRegionClassifier(BaseModel):
             ``quick_gelu`` default to the backbone's.
         data_preprocessor: None uses mmengine's ``BaseDataPreprocessor``
             (moves the batch to the device; the dataset already normalizes).
+        normalize_tokens: L2-normalize every token of the dense map before pooling
+            (EVA-CLIP's ``encode_dense``: CLIPSelf / DenseVLM evaluation); DeCLIP pools raw
+            features.
 
     ``forward(inputs, data_samples, mode='predict')`` returns one dict per
     image, see :func:`classify_regions`; ``mode='tensor'`` the content map.
     """
 
     def __init__(self, backbone: dict, text_classifier: dict,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None):
+                 data_preprocessor: Optional[dict] = None, normalize_tokens: bool = False,
+                 init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         text_classifier = dict(text_classifier)
         if text_classifier.get('class_names') is None:
             raise ValueError('DenseRegionClassifier needs model.text_classifier.class_names: the '
                              "dataset's class names in label order, e.g. "
                              'configs/class_names/coco_panoptic.txt for COCO panoptic')
-        for key in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu'):
-            if key in backbone:
-                text_classifier.setdefault(key, backbone[key])
+        if text_classifier.get('embeddings_file') is None:
+            for key in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu'):
+                if key in backbone:
+                    text_classifier.setdefault(key, backbone[key])
+        self.normalize_tokens = bool(normalize_tokens)
         self.backbone = MODELS.build(backbone)
         self.text_classifier = MODELS.build(text_classifier)
 
@@ -142,6 +149,8 @@ class DenseRegionClassifier(BaseModel):
             inputs = torch.stack(list(inputs))
         with torch.no_grad():
             content, _ = self.backbone(inputs)
+            if self.normalize_tokens:
+                content = F.normalize(content, dim=1)
             if mode == 'tensor':
                 return content
             if data_samples is None:

@@ -22,6 +22,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
 from ..text import Vocabulary, get_templates, load_vocabulary
+from ..text.templates import fill_template
 from .clip_loader import build_clip, resolve_model_name, weights_identity
 
 CACHE_FORMAT = 1
@@ -35,10 +36,11 @@ def default_cache_dir() -> str:
 @torch.no_grad()
 def encode_queries(clip: torch.nn.Module, tokenizer, queries: Sequence[str],
                    templates: Sequence[str], device: torch.device,
-                   batch_size: int = 256) -> torch.Tensor:
-    """(Q, E) unit-norm embeddings: mean over templates of unit-norm text features."""
+                   batch_size: int = 256, normalize_mean: bool = True) -> torch.Tensor:
+    """(Q, E) embeddings: mean over templates of unit-norm text features, renormalized
+    unless ``normalize_mean=False`` (DenseVLM's files keep the plain mean, norm < 1)."""
     clip = clip.to(device)
-    texts = [t.format(q) for q in queries for t in templates]
+    texts = [fill_template(t, q) for q in queries for t in templates]
     feats = []
     batches, last = -(-len(texts) // batch_size), time.monotonic()
     for i, start in enumerate(range(0, len(texts), batch_size), start=1):
@@ -48,8 +50,38 @@ def encode_queries(clip: torch.nn.Module, tokenizer, queries: Sequence[str],
             last = time.monotonic()  # progress of the long first encoding, every 5 s
             print_log(f'  encoded {min(start + batch_size, len(texts))}/{len(texts)} prompts',
                       logger='current')
-    feats = torch.cat(feats).reshape(len(queries), len(templates), -1)
-    return F.normalize(feats.mean(dim=1), dim=-1)
+    mean = torch.cat(feats).reshape(len(queries), len(templates), -1).mean(dim=1)
+    return F.normalize(mean, dim=-1) if normalize_mean else mean
+
+
+def load_embeddings_file(path: str, num_queries: Optional[int], source: str) -> torch.Tensor:
+    """(Q, E) float32 class embeddings from a ``.npy`` (or torch) file, used as given.
+
+    Raises with the file name when it is missing or unreadable, and with both counts when
+    its rows do not match the vocabulary ``source`` (``num_queries`` names)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'text-embedding file {path!r} does not exist. DenseVLM / CLIPSelf ship theirs in '
+            'the metadata/ folder of github.com/HVision-NKU/DenseVLM (git lfs) and on '
+            'huggingface.co/lyhisme/DenseVLM; or leave the embedding file unset to embed the '
+            'class names with the text tower (cached)')
+    try:
+        if path.endswith('.npy'):
+            import numpy as np
+            emb = torch.from_numpy(np.load(path, allow_pickle=False))
+        else:
+            emb = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001 - re-raised with the file name
+        raise RuntimeError(f'cannot read text-embedding file {path!r} ({err}); it is corrupt or '
+                           'not a (classes, channels) array: download it again') from err
+    if emb.dim() != 2:
+        raise ValueError(f'text-embedding file {path!r} holds an array of shape '
+                         f'{tuple(emb.shape)}; expected (classes, channels)')
+    if num_queries is not None and emb.shape[0] != num_queries:
+        raise ValueError(f'text-embedding file {path!r} has {emb.shape[0]} classes but the '
+                         f'vocabulary {source} has {num_queries}: use the file made for that '
+                         'class list (same names, same order)')
+    return emb.float()
 
 
 @MODELS.register_module()
@@ -71,24 +103,39 @@ class ZeroShotTextClassifier(BaseModule):
         allow_duplicate_names: accept a name on two lines (see
             :func:`declip_mmseg.text.parse_lines`), for the COCO-Object files of SCLIP,
             NACLIP and ProxyCLIP.
+        split_synonyms: False reads every line of ``class_names`` as one name, commas
+            included (DenseVLM's vocabulary), see :func:`declip_mmseg.text.parse_lines`.
+        normalize_mean: False keeps the plain mean of the unit-norm prompt embeddings
+            (DenseVLM's ``generate_text_embeddings.py`` does; its rows have norm ~0.93).
+        embeddings_file: a ``(classes, channels)`` ``.npy`` used exactly as given instead of
+            encoding the names (DenseVLM's ``metadata/*.npy``); its class count must match.
     """
 
     def __init__(self, class_names: Union[str, Sequence[str]], model_name: Optional[str] = None,
                  pretrained: Optional[str] = None, templates='openai_imagenet',
                  cache_dir: Union[str, None, bool] = None, checkpoint: Optional[str] = None,
                  quick_gelu: Optional[bool] = None, encode_device: Optional[str] = None,
-                 allow_duplicate_names: bool = False, init_cfg=None):
+                 allow_duplicate_names: bool = False,
+                 split_synonyms: bool = True, normalize_mean: bool = True,
+                 embeddings_file: Optional[str] = None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if model_name is None:
+        if model_name is None and embeddings_file is None:
             raise ValueError('ZeroShotTextClassifier needs `model_name` (the segmentor '
                              'copies it from its backbone)')
-        self.vocabulary: Vocabulary = load_vocabulary(class_names, allow_duplicate_names)
+        self.vocabulary: Vocabulary = load_vocabulary(class_names, allow_duplicate_names,
+                                                      split_synonyms)
         self.templates = get_templates(templates)
+        self.normalize_mean = bool(normalize_mean)
+        self.embeddings_file = embeddings_file
         self.model_name, self.pretrained, self.quick_gelu = model_name, pretrained, quick_gelu
         self.checkpoint = checkpoint
         self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
         self.encode_device = encode_device
-        embeddings = self._load_or_encode()
+        if embeddings_file is not None:
+            embeddings = load_embeddings_file(embeddings_file, len(self.vocabulary.queries),
+                                              self.vocabulary.source)
+        else:
+            embeddings = self._load_or_encode()
         self.register_buffer('query_embeddings', embeddings, persistent=False)
         self.register_buffer('query_to_class',
                              torch.tensor(self.vocabulary.query_to_class, dtype=torch.long),
@@ -105,7 +152,8 @@ class ZeroShotTextClassifier(BaseModule):
         payload = json.dumps({
             'format': CACHE_FORMAT, 'weights': self._identity(), 'quick_gelu': self.quick_gelu,
             'queries': self.vocabulary.queries,
-            'templates': self.templates}, sort_keys=True)
+            'templates': self.templates,
+            **({} if self.normalize_mean else {'normalize_mean': False})}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def _identity(self) -> str:
@@ -142,7 +190,8 @@ class ZeroShotTextClassifier(BaseModule):
         clip = build_clip(self.model_name, self.pretrained, checkpoint=self.checkpoint,
                           quick_gelu=self.quick_gelu)
         tokenizer = open_clip.get_tokenizer(resolve_model_name(self.model_name))
-        return encode_queries(clip, tokenizer, queries, self.templates, device)
+        return encode_queries(clip, tokenizer, queries, self.templates, device,
+                              normalize_mean=self.normalize_mean)
 
     # -- scoring -----------------------------------------------------------
     def forward(self, features: torch.Tensor) -> torch.Tensor:

@@ -64,8 +64,11 @@ class Vocabulary:
 
 
 def parse_lines(lines: Sequence[str], source: str = '<list>',
-                allow_duplicates: bool = False) -> Vocabulary:
+                allow_duplicates: bool = False, split_synonyms: bool = True) -> Vocabulary:
     """Parse vocabulary lines; raises :class:`ClassNameError` on bad input.
+
+    ``split_synonyms=False``: every line is one name, kept whole (commas included), and a
+    name may repeat on several lines (distinct classes), as DenseVLM's 316-class list.
 
     ``allow_duplicates`` accepts a name on two lines, as the SCLIP / NACLIP /
     ProxyCLIP COCO-Object files have ``bed`` among the background synonyms and
@@ -80,7 +83,7 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
     if not any(line.strip() for line in lines):
         raise ClassNameError(f'{source}: no class names (empty vocabulary)')
     separator = ';' if any(';' in line for line in lines) else ','
-    if separator == ';':
+    if separator == ';' and split_synonyms:
         ambiguous = [(n, line.strip()) for n, line in enumerate(lines, start=1)
                      if ',' in line and ';' not in line]
         if ambiguous:
@@ -99,6 +102,9 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
             raise ClassNameError(
                 f'{source}, line {lineno}: empty line; every line must name a class '
                 '(remove blank lines)')
+        if not split_synonyms:
+            classes.append((line.strip(),))
+            continue
         names = tuple(name.strip() for name in line.split(separator))
         if any(not name for name in names):
             raise ClassNameError(
@@ -114,7 +120,8 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
     return Vocabulary(tuple(classes), source)
 
 
-def read_class_names(path: str, allow_duplicates: bool = False) -> Vocabulary:
+def read_class_names(path: str, allow_duplicates: bool = False,
+                     split_synonyms: bool = True) -> Vocabulary:
     """Read a class-name file (UTF-8, optionally with a byte-order mark; UTF-16 with one)."""
     if osp.isdir(path):
         raise IsADirectoryError(
@@ -126,7 +133,7 @@ def read_class_names(path: str, allow_duplicates: bool = False) -> Vocabulary:
         data = f.read()
     text = decode_class_file(data, path)
     return parse_lines(text.replace('\r\n', '\n').replace('\r', '\n').split('\n'), source=path,
-                       allow_duplicates=allow_duplicates)
+                       allow_duplicates=allow_duplicates, split_synonyms=split_synonyms)
 
 
 def decode_class_file(data: bytes, path: str) -> str:
@@ -157,7 +164,7 @@ def looks_like_path(spec: str) -> bool:
 
 
 def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary],
-                    allow_duplicates: bool = False) -> Vocabulary:
+                    allow_duplicates: bool = False, split_synonyms: bool = True) -> Vocabulary:
     """A vocabulary from a file path, a list of lines, or a one-line string.
 
     A string is read, in this order, as:
@@ -179,7 +186,7 @@ def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary],
         spec = spec.lstrip('\ufeff')
         path = osp.expanduser(spec.strip())
         if osp.isfile(path):
-            return read_class_names(path, allow_duplicates)
+            return read_class_names(path, allow_duplicates, split_synonyms)
         if ';' in spec:
             items = spec.split(';')
             if len(items) > 1 and not items[-1].strip():
@@ -192,7 +199,8 @@ def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary],
                     f'{spec!r} is no file (working directory: {os.getcwd()}); they are used as '
                     'class names. To read a class-name file, pass its path alone.',
                     ClassNameWarning, stacklevel=2)
-            return parse_lines(items, source='<classes string>', allow_duplicates=allow_duplicates)
+            return parse_lines(items, source='<classes string>', allow_duplicates=allow_duplicates,
+                               split_synonyms=split_synonyms)
         if osp.isdir(path):
             raise IsADirectoryError(
                 f'class names {spec!r}: this is a directory, not a class-name file. Pass a text '
@@ -202,6 +210,7 @@ def load_vocabulary(spec: Union[str, Sequence[str], Vocabulary],
                 f'class-name file {spec!r} does not exist (working directory: {os.getcwd()}). '
                 "Check the path; an inline vocabulary separates classes with ';' "
                 f"(for one class named like a file, add a final ';': '{spec.strip()};').")
-        return parse_lines([spec], source='<classes string>', allow_duplicates=allow_duplicates)
+        return parse_lines([spec], source='<classes string>', allow_duplicates=allow_duplicates,
+                           split_synonyms=split_synonyms)
     return parse_lines([str(item) for item in spec], source='<list>',
-                       allow_duplicates=allow_duplicates)
+                       allow_duplicates=allow_duplicates, split_synonyms=split_synonyms)

@@ -1,6 +1,8 @@
 """Prompt-template sets, selected by name (``templates='openai_imagenet'``).
 
-Every template is a ``str.format`` pattern with one ``{}`` for the class name.
+Every template is a ``str.format`` pattern with one ``{}`` for the class name; it may also
+use ``{article}``, filled with "a" or "an" for the name (ViLD / DenseVLM), see
+:func:`fill_template`.
 """
 from typing import Dict, List, Sequence, Union
 
@@ -53,6 +55,43 @@ register_templates('maskclip_85', [
 ])
 register_templates('photo', ['a photo of a {}.'])
 register_templates('name', ['{}'])
+
+# The 63 hand-crafted prompts of DenseVLM's (and CLIPSelf's) ``tools/generate_text_embeddings.py``
+# (from ViLD); every prompt that starts with "a" or "the" gets the prefix "This is ".
+_VILD_HAND_CRAFT = (
+    ['There is {article} {} in the scene.', 'There is the {} in the scene.',
+     'a photo of {article} {} in the scene.', 'a photo of the {} in the scene.',
+     'a photo of one {} in the scene.',
+     'itap of {article} {}.', 'itap of my {}.', 'itap of the {}.',
+     'a photo of {article} {}.', 'a photo of my {}.', 'a photo of the {}.',
+     'a photo of one {}.', 'a photo of many {}.',
+     'a good photo of {article} {}.', 'a good photo of the {}.',
+     'a bad photo of {article} {}.', 'a bad photo of the {}.']
+    + [f'a photo of {d} {adj} {{}}.' for adj in ('nice', 'cool', 'weird', 'small', 'large',
+                                                 'clean', 'dirty') for d in ('a', 'the')]
+    + [f'a {kind} photo of {d}.' for kind in ('bright', 'dark')
+       for d in ('{article} {}', 'the {}')]
+    + ['a photo of a hard to see {}.', 'a photo of the hard to see {}.']
+    + [f'a {kind} photo of {d}.' for kind in ('low resolution', 'cropped', 'close-up',
+                                              'jpeg corrupted', 'blurry', 'pixelated')
+       for d in ('{article} {}', 'the {}')]
+    + ['a black and white photo of the {}.', 'a black and white photo of {article} {}.']
+    + [f'{d} {kind} {{}}.' for kind in ('plastic', 'toy', 'plushie', 'cartoon')
+       for d in ('a', 'the')]
+    + ['an embroidered {}.', 'the embroidered {}.',
+       'a painting of the {}.', 'a painting of a {}.'])
+register_templates('densevlm_hand_craft',
+                   ['This is ' + t if t.startswith(('a', 'the')) else t for t in _VILD_HAND_CRAFT])
+
+
+def article(name: str) -> str:
+    """'an' before a vowel, else 'a' (ViLD's rule, on the name's first character)."""
+    return 'an' if name[:1] in 'aeiou' and name else 'a'
+
+
+def fill_template(template: str, name: str) -> str:
+    """The prompt of ``name``: ``{}`` is the name, ``{article}`` its indefinite article."""
+    return template.format(name, article=article(name))
 
 
 def get_templates(spec: Union[str, Sequence[str]]) -> List[str]:

@@ -1,0 +1,188 @@
+"""CLIPSelf and RegionCLIP modes of DenseVLM's code base, and the settings of all three configs."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import REPO
+from mmengine.config import Config
+from test_densevlm import run
+from test_distill import make_coco, make_images
+from torchvision.ops import roi_align
+
+from declip_mmseg.datasets import RegionCLIPDataset
+from declip_mmseg.models.distill_losses import region_clip_loss
+
+CATS = [{'id': 40, 'name': 'red thing'}, {'id': 7, 'name': 'blue thing'},
+        {'id': 13, 'name': 'green thing'}]     # labels follow the sorted ids: 7, 13, 40
+
+
+def make_pseudo(root, per_image=(3, 25, 0, 2)):
+    """train2017 images and coco_pseudo_4764.json-style pseudo labels (the 3rd image has none)."""
+    names = make_images(osp.join(root, 'train2017'), n=len(per_image))
+    images = [{'id': 100 + i, 'file_name': n} for i, n in enumerate(names)]
+    anns, k = [], 0
+    for i, count in reversed(list(enumerate(per_image))):   # file order != image order
+        for j in range(count):
+            anns.append({'id': k, 'image_id': 100 + i, 'category_id': [40, 7, 13][j % 3],
+                         'bbox': [1 + j % 5, 2 + j % 7, 10 + j, 8 + j % 4]})
+            k += 1
+    with open(osp.join(root, 'coco_pseudo_4764.json'), 'w') as f:
+        json.dump({'images': images, 'annotations': anns, 'categories': CATS}, f)
+    return root
+
+
+def test_region_clip_dataset(tmp_path):
+    root = make_pseudo(str(tmp_path))
+    ds = RegionCLIPDataset(data_root=root, image_size=64)
+    assert len(ds) == 3 and ds.metainfo['classes'] == ('blue thing', 'green thing', 'red thing')
+    assert [osp.basename(p) for p in ds.paths] == ['000000000003.jpg', '000000000001.jpg',
+                                                  '000000000000.jpg']   # first annotation order
+    assert ds.max_boxes == 20
+    item = ds[1]                                                        # 25 annotations
+    rows = item['data_samples']['boxes']
+    assert item['inputs'].shape == (3, 64, 64) and rows.shape == (20, 6)
+    assert (rows[:, 5] == 1).all()                                      # the first 20
+    h, w = 49, 65                                                       # image 1
+    scale = 64 / 65
+    torch.testing.assert_close(rows[0, :4], torch.tensor([1, 2, 11, 10.]) * scale / 64)
+    assert rows[:3, 4].tolist() == [2, 0, 1]                            # ids 40, 7, 13
+    short = ds[0]['data_samples']['boxes']                              # 2 annotations
+    assert short[:, 5].tolist() == [1, 1] + [0] * 18
+    open(osp.join(root, 'train2017', '000000000003.jpg'), 'wb').write(b'broken')
+    assert ds[0]['inputs'].shape == (3, 64, 64)                        # skipped, another drawn
+    with pytest.raises(FileNotFoundError, match='coco_pseudo_4764.json'):
+        RegionCLIPDataset(data_root=str(tmp_path / 'nowhere'))
+
+
+def build(kind, tiny_eva, **kw):
+    from mmseg.registry import MODELS
+
+    import declip_mmseg  # noqa: F401
+    arch, ckpt = tiny_eva
+    model = MODELS.build(dict(type=kind, student=dict(
+        type='DeCLIPViT', model_name=arch, pretrained=ckpt, attn_mode='identity', residual=True,
+        ffn=True), **kw))
+    return model
+
+
+def test_clipself_loss(tiny_eva, tmp_path):
+    from mmengine.dataset import default_collate
+
+    from declip_mmseg.datasets import GridDistillDataset
+    model = build('CLIPSelfDistiller', tiny_eva)
+    model.attach_teachers(torch.device('cpu'))
+    ds = GridDistillDataset(data_root=make_coco(str(tmp_path)), img_dir='train2017',
+                            ann_file='annotations/instances_train2017.json', image_size=64,
+                            crop_size=32, student_patch=8, grid_style='densevlm', max_boxes=36,
+                            with_vfm_view=False)
+    data = default_collate([ds[0], ds[1]])
+    with torch.no_grad():
+        loss = model.loss(data['inputs'], data['data_samples'])['loss_cosine']
+        boxes = data['data_samples']['boxes']
+        keep = boxes[..., 4] > 0.5
+        f = F.normalize(model.student(data['inputs'])[0], dim=1)
+        s = roi_align(f, [b[k, :4] * 8 for b, k in zip(boxes, keep)], (1, 1), 1.0, -1, True)[..., 0, 0]
+        t = model.teacher(data['data_samples']['crops'][keep])       # initial CLIP, global
+    expected = 1 - (F.normalize(s, dim=-1) * F.normalize(t, dim=-1)).sum(-1).mean()
+    assert abs(float(loss) - float(expected)) < 1e-5
+
+
+def test_region_clip_training_steps(tiny_eva, tmp_path):
+    from mmengine.dataset import default_collate
+
+    from declip_mmseg.models import build_clip
+    root = make_pseudo(str(tmp_path))
+    ds = RegionCLIPDataset(data_root=root, image_size=64)
+    model = build('RegionCLIPDistiller', tiny_eva, num_sample_classes=2)
+    model.train_classes = ds.metainfo['classes']          # what DistillHook sets
+    model.attach_teachers(torch.device('cpu'))
+    assert model.get_teacher('noun_embeddings').shape == (3, 32)
+    scale = float(build_clip(*tiny_eva).logit_scale.exp())
+    assert model.get_teacher('logit_scale') == pytest.approx(scale)
+    data = default_collate([ds[0], ds[1]])
+    rows = data['data_samples']['boxes']
+    keep = rows[..., 5] > 0.5
+    torch.manual_seed(3)
+    with torch.no_grad():
+        loss = model.loss(data['inputs'], data['data_samples'])['loss_contrast']
+        f = F.normalize(model.student(data['inputs'])[0], dim=1)
+        feats = roi_align(f, [r[k, :4] * 8 for r, k in zip(rows, keep)], (1, 1), 1.0, -1,
+                          True)[..., 0, 0]
+    torch.manual_seed(3)
+    expected = region_clip_loss(feats, rows[keep][:, 4].long(),
+                                model.get_teacher('noun_embeddings'), scale, 2)
+    assert abs(float(loss) - float(expected)) < 1e-5
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    history = []
+    for _ in range(6):
+        loss = model.loss(data['inputs'], data['data_samples'])['loss_contrast']
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        history.append(float(loss))
+    assert history[-1] < history[0], history
+
+
+def test_config_settings():
+    root = osp.join(REPO, 'configs')
+    dv = Config.fromfile(osp.join(root, 'densevlm_coco.py'))
+    assert dv.model.type == 'DenseVLMDistiller' and dv.model.num_thing_classes == 203
+    assert (dv.model.temperature, dv.model.min_confidence) == (100.0, 0.3)
+    s = dv.model.student
+    assert (s.model_name, s.attn_mode, s.residual, s.ffn) == ('EVA02-B-16', 'identity', True, True)
+    data = dv.train_dataloader
+    assert (data.batch_size, data.dataset.image_size, data.dataset.grid_style,
+            data.dataset.max_boxes, data.dataset.with_crops) == (16, 512, 'densevlm', 36, False)
+    opt = dv.optim_wrapper
+    assert (opt.type, opt.dtype, opt.optimizer.lr, opt.optimizer.weight_decay,
+            opt.optimizer.betas, opt.optimizer.eps) == ('AmpOptimWrapper', 'float16', 1e-5, 0.1,
+                                                        (0.9, 0.999), 1e-8)
+    assert dv.auto_scale_lr.base_batch_size == 64 and dv.train_cfg.max_epochs == 6
+    assert [p.type for p in dv.param_scheduler] == ['WarmupCosineLR']
+    assert dv.param_scheduler[0].warmup == 1000
+    hook = dv.custom_hooks[0]
+    assert (hook.type, hook.alpha) == ('DistillHook', 0.9)
+    assert hook.teachers.teacher.model_name == 'EVA02-L-14-336'
+    assert hook.teachers.teacher.pretrained.endswith('clipself_coco_6_save6_512_eva_vitl14_24layers.pt')
+    cs = Config.fromfile(osp.join(root, 'clipself_coco.py'))
+    assert cs.model.type == 'CLIPSelfDistiller' and cs.custom_hooks[0].alpha == 0.7
+    assert cs.train_dataloader.dataset.with_crops and cs.train_dataloader.dataset.crop_size == 224
+    rc = Config.fromfile(osp.join(root, 'regionclip_coco.py'))
+    assert rc.model.type == 'RegionCLIPDistiller' and rc.custom_hooks[0].alpha == 0.7
+    assert rc.model.num_sample_classes == 100
+    assert (rc.train_dataloader.dataset.type, rc.train_dataloader.dataset.max_boxes) == \
+        ('RegionCLIPDataset', 20)
+    folder = Config.fromfile(osp.join(root, 'densevlm_folder.py'))
+    assert folder.train_dataloader.dataset.ann_file is None and folder.val_dataloader is None
+    for name, dataset in (('densevlm_region_cls_coco.py', 'COCOPanopticRegionDataset'),
+                          ('densevlm_region_cls_ade.py', 'ADE20KPanopticRegionDataset')):
+        ev = Config.fromfile(osp.join(root, name))
+        assert ev.test_dataloader.dataset.type == dataset and ev.model.normalize_tokens
+        assert ev.test_dataloader.dataset.image_size == 512
+        assert ev.test_evaluator.key_format == '{method}.{kind}.macc{k}'
+
+
+@pytest.mark.parametrize('config,export', [('regionclip_coco', 'regionclip_student.pt'),
+                                           ('clipself_coco', 'clipself_student.pt')])
+def test_train_modes_through_tools(config, export, tiny_eva, tmp_path):
+    arch, ckpt = tiny_eva
+    root = make_pseudo(str(tmp_path / 'coco'))
+    if config == 'clipself_coco':
+        make_coco(root)
+    args = [sys.executable, 'tools/train.py', f'configs/{config}.py', '--work-dir',
+            str(tmp_path / 'w'), '--cfg-options', f'model.student.model_name={arch}',
+            f'model.student.pretrained={ckpt}', 'model.val_text_classifier=None',
+            f'train_dataloader.dataset.data_root={root}', 'train_dataloader.dataset.image_size=64',
+            'train_dataloader.num_workers=0', 'train_dataloader.batch_size=2',
+            'train_cfg.max_epochs=1', 'val_dataloader=None', 'val_evaluator=None', 'val_cfg=None',
+            'param_scheduler.0.warmup=1', 'default_hooks.logger.interval=1']
+    if config == 'regionclip_coco':
+        args.append('model.num_sample_classes=2')
+    else:
+        args += ['train_dataloader.dataset.student_patch=8', 'train_dataloader.dataset.crop_size=32']
+    out = run(args)
+    assert ('loss_contrast' if config == 'regionclip_coco' else 'loss_cosine') in out
+    assert osp.isfile(tmp_path / 'w' / export)
