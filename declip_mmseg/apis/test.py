@@ -135,7 +135,8 @@ def check_vocabulary(cfg: Config, classes: Optional[Sequence[str]] = None) -> No
     classes the score is meaningless (and silently so).
     """
     from ..text import load_vocabulary
-    spec = cfg.model.get('text_classifier', {}).get('class_names')
+    text_cfg = cfg.model.get('text_classifier', {})
+    spec = text_cfg.get('class_names')
     if spec is None or not cfg.get('test_dataloader'):
         return
     dataset_cfg = cfg.test_dataloader.dataset
@@ -143,7 +144,8 @@ def check_vocabulary(cfg: Config, classes: Optional[Sequence[str]] = None) -> No
         classes = _lazy_dataset(dataset_cfg).metainfo.get('classes')
     if classes is None:
         return
-    vocab = load_vocabulary(spec)
+    vocab = load_vocabulary(spec, allow_duplicates=text_cfg.get('allow_duplicate_names', False),
+                            split_synonyms=text_cfg.get('split_synonyms', True))
     if vocab.num_classes != len(classes):
         shown = spec if isinstance(spec, str) else f'{vocab.num_classes} lines'
         raise ValueError(

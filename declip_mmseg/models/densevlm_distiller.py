@@ -74,7 +74,7 @@ class DenseVLMDistiller(DistillerBase):
                          val_text_classifier=val_text_classifier, val_attn_mode=val_attn_mode,
                          normalize_tokens=normalize_tokens, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        self.vocabulary = load_vocabulary(class_names, split_synonyms)
+        self.vocabulary = load_vocabulary(class_names, split_synonyms=split_synonyms)
         if self.vocabulary.num_classes != len(self.vocabulary.queries):
             raise ValueError(f'{self.vocabulary.source}: DenseVLM needs one name per class; '
                              'set split_synonyms=False')
