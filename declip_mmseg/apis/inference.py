@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 import declip_mmseg  # noqa: F401  (registers the modules)
 
+from ..datasets.loading import read_with_pillow
 from .test import set_checkpoint
 
 
@@ -88,10 +89,8 @@ def segment_and_draw(model, image_path: str, out_path: str, alpha: float = 0.5) 
     """Segment ``image_path``, write the overlay PNG, return the class labels present."""
     result = segment(model, image_path)
     labels = result.pred_sem_seg.data[0].cpu().numpy()
-    try:
-        rgb = np.asarray(Image.open(image_path).convert('RGB'))
-    except Exception as err:  # noqa: BLE001
-        raise RuntimeError(f'cannot read image {image_path!r}: {err}') from err
+    with open(image_path, 'rb') as f:  # as the pipeline read it: EXIF-rotated, first frame
+        rgb = read_with_pillow(f.read(), image_path)[..., ::-1]
     names = model.text_classifier.vocabulary.class_labels
     Image.fromarray(draw_overlay(rgb, labels, names, alpha)).save(out_path)
     return [names[c] for c in np.unique(labels)]

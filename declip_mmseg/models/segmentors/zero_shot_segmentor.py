@@ -26,6 +26,7 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ..cpu_amp import warn_if_slow_cpu_amp
 from .sliding_window import centered_padding, window_boxes
 
 # OpenAI CLIP's normalization on the 0-255 scale (also used for EVA-CLIP).
@@ -53,7 +54,8 @@ class ZeroShotSegmentor(BaseSegmentor):
             None for fp32).
         cpu_amp_dtype: autocast dtype on the CPU; None (default) keeps fp32.
             ``'bfloat16'`` runs the backbone's matrix products about 4x faster
-            on CPUs with bf16 instructions, at bf16 rounding.
+            on CPUs with bf16 instructions, at bf16 rounding; slower on CPUs
+            without (a warning says so, see :mod:`declip_mmseg.models.cpu_amp`).
     """
 
     def __init__(self, backbone: dict, text_classifier: dict, data_preprocessor: Optional[dict] = None,
@@ -94,6 +96,8 @@ class ZeroShotSegmentor(BaseSegmentor):
         dtype = self.amp_dtype if device.type == 'cuda' else self.cpu_amp_dtype
         if dtype is None:
             return contextlib.nullcontext()
+        if device.type == 'cpu':
+            warn_if_slow_cpu_amp(dtype)
         return torch.autocast(device.type, dtype=dtype)
 
     def extract_feat(self, inputs: torch.Tensor):
