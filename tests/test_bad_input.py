@@ -57,12 +57,16 @@ def tiny_voc(tmp_path):
 
 
 def test_tiny_images_through_test_tool(tiny_clip, tiny_voc, tmp_path):
+    show = tmp_path / 'show'
     proc = run([sys.executable, 'tools/test.py', 'configs/cfg_voc21.py', '--work-dir',
-                str(tmp_path / 'w'), '--cfg-options', *clip_options(tiny_clip),
-                f'test_dataloader.dataset.data_root={tiny_voc}', 'test_dataloader.num_workers=0'])
+                str(tmp_path / 'w'), '--show-dir', str(show), '--cfg-options',
+                *clip_options(tiny_clip), f'test_dataloader.dataset.data_root={tiny_voc}',
+                'test_dataloader.num_workers=0'])
     out = proc.stdout + proc.stderr
     assert f'Iter(test) [{len(TINY_SIZES)}/{len(TINY_SIZES)}]' in out
     assert 'mIoU:' in out
+    drawn = sorted(f for _, _, files in os.walk(show) for f in files if f.endswith('.png'))
+    assert len(drawn) == len(TINY_SIZES)  # the drawings too, 1x1 included
 
 
 def test_tiny_label_maps_keep_their_shape(tiny_voc):

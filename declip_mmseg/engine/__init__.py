@@ -1,3 +1,4 @@
 from .distill_hook import DeCLIPDistillHook, export_student
+from .visualizer import SegLocalVisualizerAnySize
 
-__all__ = ['DeCLIPDistillHook', 'export_student']
+__all__ = ['DeCLIPDistillHook', 'SegLocalVisualizerAnySize', 'export_student']
