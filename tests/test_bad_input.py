@@ -27,11 +27,12 @@ def clip_options(tiny_clip):
 
 
 # -- tiny images -----------------------------------------------------------------------------
-TINY_SIZES = [(1, 1), (1, 7), (5, 1), (2, 3)]
+TINY_SIZES = [(1, 1), (1, 7), (5, 1), (2, 3), (6, 9)]
 
 
 def write_tiny_voc(root):
-    """A VOC layout whose images are 1x1, 1x7, 5x1 and 2x3 pixels."""
+    """A VOC layout whose images are 1x1, 1x7, 5x1 and 2x3 pixels, and a 6x9 GIF named .jpg
+    (a file OpenCV cannot decode)."""
     from declip_mmseg.testing.synthetic_data import VOC_PALETTE
     ids = []
     rng = np.random.default_rng(0)
@@ -39,7 +40,8 @@ def write_tiny_voc(root):
         ids.append(f'2007_{i:06d}')
         img = rng.integers(0, 255, (h, w, 3)).astype(np.uint8)
         label = rng.integers(0, 21, (h, w)).astype(np.uint8)
-        Image.fromarray(img).save(osp.join(root, 'JPEGImages', f'{ids[-1]}.jpg'))
+        Image.fromarray(img).save(osp.join(root, 'JPEGImages', f'{ids[-1]}.jpg'),
+                                  format='GIF' if (h, w) == (6, 9) else 'JPEG')
         seg = Image.fromarray(label)
         seg.putpalette(VOC_PALETTE * 4)
         seg.save(osp.join(root, 'SegmentationClass', f'{ids[-1]}.png'))

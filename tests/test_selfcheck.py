@@ -50,7 +50,8 @@ def test_a_failing_check_fails_the_run(tmp_path, monkeypatch, capsys):
 
     from declip_mmseg.models.segmentors import ZeroShotSegmentor
     check = sc.SelfCheck('cpu', str(tmp_path), log=lambda line: None)
-    monkeypatch.setattr(ZeroShotSegmentor, '_autocast', lambda self, device: contextlib.nullcontext())
+    monkeypatch.setattr(ZeroShotSegmentor, '_autocast',
+                        lambda self, device: contextlib.nullcontext())
     result = check.run('inference bfloat16', lambda: check.check_inference('bfloat16'))
     assert result.status == 'fail' and 'max abs logit diff 0.00e+00' in result.figures
     boom = check.run('raises', lambda: 1 / 0)

@@ -111,7 +111,8 @@ def test_unwritable_cache_computes_without_caching(tiny_clip, tmp_path, monkeypa
         cache.chmod(0o500)
     warnings = []
     real = tc.print_log
-    monkeypatch.setattr(tc, 'print_log', lambda msg, *a, **k: (warnings.append(msg), real(msg, *a, **k)))
+    monkeypatch.setattr(tc, 'print_log',
+                        lambda msg, *a, **k: (warnings.append(msg), real(msg, *a, **k)))
     clf = make(tiny_clip, ['cat', 'dog'], str(cache))
     torch.testing.assert_close(clf.query_embeddings, reference, rtol=0, atol=0)
     assert any('cannot write the text-embedding cache' in w and str(cache) in w

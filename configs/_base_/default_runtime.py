@@ -19,5 +19,6 @@ test_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    visualization=dict(type='SegVisualizationHook', draw=False, interval=1),
+    visualization=dict(type='SegVisualizationHookAnyFormat', draw=False,  # mmseg's, any format
+                       interval=1),
 )

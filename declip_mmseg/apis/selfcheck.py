@@ -187,7 +187,8 @@ class SelfCheck:
         from ..models.cpu_amp import cpu_amp_is_fast
         speed = '' if self.device == 'cuda' else \
             f", native on this CPU: {'yes' if cpu_amp_is_fast(DTYPES[dtype])[0] else 'no'}"
-        return ok, (f'labels agree {agree:.2f}% (>= {MIN_AGREEMENT_PCT[dtype]}), max abs logit diff '
+        return ok, (f'labels agree {agree:.2f}% (>= {MIN_AGREEMENT_PCT[dtype]}), '
+                    f'max abs logit diff '
                     f'{diff:.2e} (0 < . <= {LOGIT_TOL[dtype]:.0e}; 0 = autocast had no effect), '
                     f'{ms:.0f} ms{speed}')
 

@@ -25,6 +25,16 @@ def read_with_pillow(img_bytes: bytes, filename: str, color_type: str = 'color')
                       f'({type(err).__name__}: {err}). Convert it to PNG or JPEG') from err
 
 
+def read_image(img_bytes: bytes, filename: str) -> np.ndarray:
+    """(H, W, 3) uint8 BGR: OpenCV's decoding (mmcv), else Pillow's (RGB, first frame)."""
+    import mmcv
+    try:
+        img = mmcv.imfrombytes(img_bytes, flag='color')
+    except Exception:  # noqa: BLE001 - cv2 raises on some undecodable data instead of None
+        img = None
+    return img if img is not None else read_with_pillow(img_bytes, filename)
+
+
 @TRANSFORMS.register_module()
 class LoadImageWithPillowFallback(LoadImageFromFile):
     """mmcv's ``LoadImageFromFile``, falling back to Pillow (RGB, first frame) for files

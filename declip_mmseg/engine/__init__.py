@@ -1,4 +1,5 @@
 from .distill_hook import DeCLIPDistillHook, export_student
-from .visualizer import SegLocalVisualizerAnySize
+from .visualizer import SegLocalVisualizerAnySize, SegVisualizationHookAnyFormat
 
-__all__ = ['DeCLIPDistillHook', 'SegLocalVisualizerAnySize', 'export_student']
+__all__ = ['DeCLIPDistillHook', 'SegLocalVisualizerAnySize', 'SegVisualizationHookAnyFormat',
+           'export_student']

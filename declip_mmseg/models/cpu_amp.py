@@ -59,7 +59,8 @@ def cpu_amp_is_fast(dtype: torch.dtype, features: Optional[dict] = None) -> Tupl
     return True, 'fp32'
 
 
-def warn_if_slow_cpu_amp(dtype: Optional[torch.dtype], setting: str = 'model.cpu_amp_dtype') -> bool:
+def warn_if_slow_cpu_amp(dtype: Optional[torch.dtype],
+                         setting: str = 'model.cpu_amp_dtype') -> bool:
     """Warn once per dtype when CPU autocast to ``dtype`` will be slower than fp32;
     returns whether it is fast."""
     if dtype is None:
