@@ -2,7 +2,7 @@
 _base_ = ['./_base_/models/clearclip_vit_b16.py', './_base_/default_runtime.py']
 model = dict(text_classifier=dict(class_names=['object']), prob_thd=0.0)
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
     dict(type='Resize', scale=(2048, 448), keep_ratio=True),
     dict(type='PackSegInputs'),
 ]

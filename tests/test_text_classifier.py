@@ -90,3 +90,32 @@ def test_synonym_pooling():
     probs = torch.rand(6, 2, 3)
     pooled = clf.pool_synonyms(probs)
     torch.testing.assert_close(pooled, torch.stack([probs[:2].max(0)[0], probs[2], probs[3:].max(0)[0]]))
+
+
+@pytest.mark.parametrize('how', ['folder_is_a_file', 'torch_writer_fails', 'read_only'])
+def test_unwritable_cache_computes_without_caching(tiny_clip, tmp_path, monkeypatch, how):
+    """An unwritable cache folder is a warning; the embeddings are computed all the same."""
+    reference = make(tiny_clip, ['cat', 'dog'], False).query_embeddings
+    key = make(tiny_clip, ['cat', 'dog'], str(tmp_path / 'probe')).cache_key()
+    cache = tmp_path / 'cache'
+    if how == 'folder_is_a_file':  # os.makedirs fails
+        (tmp_path / 'file').write_text('x')
+        cache = tmp_path / 'file' / 'cache'
+    elif how == 'torch_writer_fails':  # torch.save's own file writer fails (as on a read-only
+        cache.mkdir()                  # folder; root ignores permissions, so block the name)
+        (cache / f'{key}.pt.{os.getpid()}.tmp').mkdir()
+    else:
+        if os.geteuid() == 0:
+            pytest.skip('root writes into read-only folders; the other cases cover the path')
+        cache.mkdir()
+        cache.chmod(0o500)
+    warnings = []
+    real = tc.print_log
+    monkeypatch.setattr(tc, 'print_log',
+                        lambda msg, *a, **k: (warnings.append(msg), real(msg, *a, **k)))
+    clf = make(tiny_clip, ['cat', 'dog'], str(cache))
+    torch.testing.assert_close(clf.query_embeddings, reference, rtol=0, atol=0)
+    assert any('cannot write the text-embedding cache' in w and str(cache) in w
+               and 'DECLIP_CACHE_DIR' in w for w in warnings), warnings
+    if how == 'torch_writer_fails':
+        assert not os.path.exists(cache / f'{key}.pt')

@@ -7,7 +7,8 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),  # tools/test.py switches to gloo on CPU-only machines
 )
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer', alpha=0.6)
+visualizer = dict(type='SegLocalVisualizerAnySize', vis_backends=vis_backends, name='visualizer',
+                  alpha=0.6)  # mmseg's SegLocalVisualizer, 1x1 images included
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
@@ -18,5 +19,6 @@ test_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    visualization=dict(type='SegVisualizationHook', draw=False, interval=1),
+    visualization=dict(type='SegVisualizationHookAnyFormat', draw=False,  # mmseg's, any format
+                       interval=1),
 )

@@ -8,8 +8,8 @@ model = dict(
     text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/city_scapes.txt'),
 )
 test_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
     dict(type='Resize', scale=(4096, 560), keep_ratio=True),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadAnnotationsKeepShape'),  # label maps of any size, 1x1 included
     dict(type='PackSegInputs'),
 ]))

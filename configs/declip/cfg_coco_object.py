@@ -9,8 +9,8 @@ model = dict(
     prob_thd=0.2,
 )
 test_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
     dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadAnnotationsKeepShape'),  # label maps of any size, 1x1 included
     dict(type='PackSegInputs'),
 ]))

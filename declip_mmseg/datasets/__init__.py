@@ -3,8 +3,9 @@ from .coco_panoptic_regions import (COCO_PANOPTIC_CLASSES, ADE20KPanopticRegionD
                                     COCOPanopticRegionDataset)
 from .region_clip import RegionCLIPDataset
 from .grid_distill import GridDistillDataset
+from .loading import LoadAnnotationsKeepShape, LoadImageWithPillowFallback
 from .voc20 import PascalVOC20Dataset
 
 __all__ = ['ADE20KPanopticRegionDataset', 'COCOObjectDataset', 'COCOPanopticRegionDataset',
-           'GridDistillDataset', 'RegionCLIPDataset',
-           'PascalVOC20Dataset', 'COCO_PANOPTIC_CLASSES', 'COCO_THINGS']
+           'GridDistillDataset', 'LoadAnnotationsKeepShape', 'LoadImageWithPillowFallback',
+           'PascalVOC20Dataset', 'RegionCLIPDataset', 'COCO_PANOPTIC_CLASSES', 'COCO_THINGS']

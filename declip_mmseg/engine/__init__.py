@@ -1,4 +1,6 @@
 from .distill_hook import DeCLIPDistillHook, DistillHook, export_student
 from .schedulers import WarmupCosineLR
+from .visualizer import SegLocalVisualizerAnySize, SegVisualizationHookAnyFormat
 
-__all__ = ['DeCLIPDistillHook', 'DistillHook', 'WarmupCosineLR', 'export_student']
+__all__ = ['DeCLIPDistillHook', 'DistillHook', 'SegLocalVisualizerAnySize',
+           'SegVisualizationHookAnyFormat', 'WarmupCosineLR', 'export_student']

@@ -6,6 +6,7 @@ separate queries; the segmentor max-pools their probabilities after the
 softmax.  Embeddings are cached on disk, keyed by the weights' identity, the
 names and the templates, so later runs skip the text tower altogether.
 """
+import contextlib
 import hashlib
 import json
 import logging
@@ -174,13 +175,27 @@ class ZeroShotTextClassifier(BaseModule):
                           logger='current', level=logging.WARNING)
         embeddings = self._encode()
         if path:
-            os.makedirs(self.cache_dir, exist_ok=True)
-            tmp = f'{path}.{os.getpid()}.tmp'
-            torch.save({'embeddings': embeddings, 'queries': self.vocabulary.queries,
-                        'templates': self.templates,
-                        'weights': self._identity()}, tmp)
-            os.replace(tmp, path)  # atomic: parallel ranks never see half a file
+            self._write_cache(path, embeddings)
         return embeddings
+
+    def _write_cache(self, path: str, embeddings: torch.Tensor) -> None:
+        """Save the embeddings atomically (parallel ranks never see half a file); a cache
+        folder that cannot be written (read-only, full disk, no permission) only costs the
+        re-encoding next time, so it is a warning, never a failure."""
+        tmp = f'{path}.{os.getpid()}.tmp'
+        try:
+            os.makedirs(self.cache_dir, exist_ok=True)
+            torch.save({'embeddings': embeddings, 'queries': self.vocabulary.queries,
+                        'templates': self.templates, 'weights': self._identity()}, tmp)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as err:  # torch's file writer raises RuntimeError
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            print_log(f'cannot write the text-embedding cache {path} ({err}); the embeddings '
+                      'were computed and are used without caching. Make the folder writable '
+                      'or choose another with DECLIP_CACHE_DIR=PATH (or the text classifier\'s '
+                      'cache_dir; cache_dir=False turns the cache off)',
+                      logger='current', level=logging.WARNING)
 
     def _encode(self) -> torch.Tensor:
         queries = self.vocabulary.queries

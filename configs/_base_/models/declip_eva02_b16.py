@@ -29,8 +29,8 @@ model = dict(
 # DeCLIP's test-time resize: short side 448, long side at most 4096 (Cityscapes and
 # COCO-Object configs set their own).
 declip_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
     dict(type='Resize', scale=(4096, 448), keep_ratio=True),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadAnnotationsKeepShape'),  # label maps of any size, 1x1 included
     dict(type='PackSegInputs'),
 ]

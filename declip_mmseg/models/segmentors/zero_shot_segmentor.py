@@ -34,6 +34,7 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ..cpu_amp import warn_if_slow_cpu_amp
 from .chunked_labels import chunk_size_for, labels_in_chunks, upsample
 from .memory import ensure_fits
 from .postprocess import build_postprocess
@@ -70,7 +71,8 @@ class ZeroShotSegmentor(BaseSegmentor):
             None for fp32).
         cpu_amp_dtype: autocast dtype on the CPU; None (default) keeps fp32.
             ``'bfloat16'`` runs the backbone's matrix products about 4x faster
-            on CPUs with bf16 instructions, at bf16 rounding.
+            on CPUs with bf16 instructions, at bf16 rounding; slower on CPUs
+            without (a warning says so, see :mod:`declip_mmseg.models.cpu_amp`).
         postprocess: step configs, run in order (see
             :mod:`declip_mmseg.models.segmentors.postprocess`), e.g.
             ``[dict(type='PAMR', num_iter=10, dilations=(8, 16))]``.
@@ -137,6 +139,8 @@ class ZeroShotSegmentor(BaseSegmentor):
         dtype = self.amp_dtype if device.type == 'cuda' else self.cpu_amp_dtype
         if dtype is None:
             return contextlib.nullcontext()
+        if device.type == 'cpu':
+            warn_if_slow_cpu_amp(dtype)
         return torch.autocast(device.type, dtype=dtype)
 
     def extract_feat(self, inputs: torch.Tensor):

@@ -1,0 +1,135 @@
+"""Tiny synthetic copies of the 8 benchmarks in their real folder layouts and file names
+(used by the tests and by tools/selfcheck.py).
+
+Each image is a few coloured rectangles; its label map marks the same
+rectangles with label values in the range the real dataset uses (including
+255 = ignore where the real annotations have it).
+"""
+import os
+import os.path as osp
+
+import numpy as np
+from PIL import Image
+
+VOC_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128, 128, 0, 128, 0, 128, 128,
+               128, 128, 128, 64, 0, 0, 192, 0, 0, 64, 128, 0, 192, 128, 0, 64, 0, 128, 192, 0, 128,
+               64, 128, 128, 192, 128, 128, 0, 64, 0, 128, 64, 0, 0, 192, 0, 128, 192, 0, 0, 64, 128]
+
+
+def _scene(rng, size, labels):
+    """An RGB image and its label map, (H, W, 3) uint8 and (H, W) uint8."""
+    h, w = size
+    label = np.full((h, w), labels[0], np.uint8)
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = rng.integers(0, 255, 3)
+    for value in labels[1:]:
+        y, x = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        dy, dx = rng.integers(h // 4, h // 2 + 1), rng.integers(w // 4, w // 2 + 1)
+        label[y:y + dy, x:x + dx] = value
+        img[y:y + dy, x:x + dx] = rng.integers(0, 255, 3)
+    img = np.clip(img.astype(int) + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
+    return img, label
+
+
+def _sizes(n):
+    return [(57 + 13 * i, 83 + 7 * i) for i in range(n)]  # odd, non-square sizes
+
+
+def _write(path, array, palette=None):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    image = Image.fromarray(array)
+    if palette is not None:
+        image.putpalette(palette)  # an 'L' image becomes 'P' with the same indices
+    image.save(path)
+
+
+def make_voc(root, n=3, seed=0):
+    """VOCdevkit/VOC2012: JPEGImages, SegmentationClass (palette PNG, 0-20, 255)."""
+    rng = np.random.default_rng(seed)
+    ids = [f'2007_{i:06d}' for i in range(n)]
+    for img_id, size in zip(ids, _sizes(n)):
+        img, label = _scene(rng, size, [0] + list(rng.choice(np.arange(1, 21), 2, replace=False)))
+        label[:, :2] = 255  # object boundaries are 255 in VOC
+        _write(osp.join(root, 'JPEGImages', f'{img_id}.jpg'), img)
+        _write(osp.join(root, 'SegmentationClass', f'{img_id}.png'), label, VOC_PALETTE * 4)
+    _write_split(osp.join(root, 'ImageSets', 'Segmentation', 'val.txt'), ids)
+    return root
+
+
+def make_context(root, n=3, seed=1):
+    """VOCdevkit/VOC2010: JPEGImages, SegmentationClassContext (0-59), SegmentationContext/val.txt."""
+    rng = np.random.default_rng(seed)
+    ids = [f'2008_{i:06d}' for i in range(n)]
+    for img_id, size in zip(ids, _sizes(n)):
+        img, label = _scene(rng, size, list(rng.choice(np.arange(0, 60), 3, replace=False)))
+        _write(osp.join(root, 'JPEGImages', f'{img_id}.jpg'), img)
+        _write(osp.join(root, 'SegmentationClassContext', f'{img_id}.png'), label)
+    _write_split(osp.join(root, 'ImageSets', 'SegmentationContext', 'val.txt'), ids)
+    return root
+
+
+def make_cityscapes(root, n=3, seed=2):
+    """cityscapes: leftImg8bit/val/<city>/*_leftImg8bit.png, gtFine/val/<city>/*_gtFine_labelTrainIds.png."""
+    rng = np.random.default_rng(seed)
+    for i, size in enumerate(_sizes(n)):
+        city = ['frankfurt', 'lindau', 'munster'][i % 3]
+        stem = f'{city}_{i:06d}_000019'
+        img, label = _scene(rng, size, [0] + list(rng.choice(np.arange(1, 19), 2, replace=False)))
+        label[-2:, :] = 255
+        _write(osp.join(root, 'leftImg8bit', 'val', city, f'{stem}_leftImg8bit.png'), img)
+        _write(osp.join(root, 'gtFine', 'val', city, f'{stem}_gtFine_labelTrainIds.png'), label)
+    return root
+
+
+def make_ade(root, n=3, seed=3):
+    """ade/ADEChallengeData2016: images/validation/ADE_val_*.jpg, annotations/validation/*.png (0-150)."""
+    rng = np.random.default_rng(seed)
+    for i, size in enumerate(_sizes(n)):
+        stem = f'ADE_val_{i + 1:08d}'
+        img, label = _scene(rng, size, [0] + list(rng.choice(np.arange(1, 151), 2, replace=False)))
+        _write(osp.join(root, 'images', 'validation', f'{stem}.jpg'), img)
+        _write(osp.join(root, 'annotations', 'validation', f'{stem}.png'), label)
+    return root
+
+
+COCO_IDS = [139, 285, 632]
+
+
+def make_coco_stuff(root, n=3, seed=4, raw=True):
+    """coco_stuff164k: images/val2017/<id>.jpg, annotations/val2017/<id>_labelTrainIds.png (0-170, 255).
+
+    With ``raw`` also the original stuffthingmaps ``<id>.png`` (ids 0-181,
+    255) that ``datasets/cvt_coco_object.py`` reads.
+    """
+    from declip_mmseg.datasets.coco_conversion import STUFF164K_RAW_TO_TRAIN
+    rng = np.random.default_rng(seed)
+    raw_ids = np.array(sorted(k for k in STUFF164K_RAW_TO_TRAIN if k != 255))
+    for img_id, size in zip(COCO_IDS[:n], _sizes(n)):
+        stem = f'{img_id:012d}'
+        img, raw_label = _scene(rng, size, list(rng.choice(raw_ids, 3, replace=False)))
+        raw_label[:2, :2] = 255
+        train = np.vectorize(STUFF164K_RAW_TO_TRAIN.get)(raw_label).astype(np.uint8)
+        _write(osp.join(root, 'images', 'val2017', f'{stem}.jpg'), img)
+        _write(osp.join(root, 'annotations', 'val2017', f'{stem}_labelTrainIds.png'), train)
+        if raw:
+            _write(osp.join(root, 'annotations', 'val2017', f'{stem}.png'), raw_label)
+    return root
+
+
+def _write_split(path, ids):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write('\n'.join(ids) + '\n')
+
+
+# config name -> (maker, data_root below the temporary folder)
+LAYOUTS = {
+    'voc21': (make_voc, 'VOCdevkit/VOC2012'),
+    'voc20': (make_voc, 'VOCdevkit/VOC2012'),
+    'context60': (make_context, 'VOCdevkit/VOC2010'),
+    'context59': (make_context, 'VOCdevkit/VOC2010'),
+    'city_scapes': (make_cityscapes, 'cityscapes'),
+    'ade20k': (make_ade, 'ade/ADEChallengeData2016'),
+    'coco_stuff164k': (make_coco_stuff, 'coco_stuff164k'),
+    'coco_object': (make_coco_stuff, 'coco_stuff164k'),
+}
