@@ -6,9 +6,9 @@
 
 def _pipeline(scale):
     return [
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
         dict(type='Resize', scale=scale, keep_ratio=True),
-        dict(type='LoadAnnotations'),
+        dict(type='LoadAnnotationsKeepShape'),  # label maps of any size, 1x1 included
         dict(type='PackSegInputs'),
     ]
 
