@@ -306,7 +306,8 @@ def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: st
                 log(f'[{i}/{len(configs)}] {name}: could not append to {out!r} ({err}); '
                     f'this result is kept in {kept!r}')
         rows.append(row)
-        log(f'[{i}/{len(configs)}] {name}: ' + '  '.join(f'{k} {v}' for k, v in metrics.items()))
+        scores = (['mIoU', 'aAcc', 'mAcc'] if 'mIoU' in metrics else list(metrics))
+        log(f'[{i}/{len(configs)}] {name}: ' + '  '.join(f'{k} {metrics.get(k)}' for k in scores))
     if unsaved:
         raise WorkbookError(
             f'the results of {unsaved} could not be appended to {out!r}; they are kept in '
