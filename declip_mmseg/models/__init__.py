@@ -1,8 +1,8 @@
 from .backbones import DeCLIPViT
 from .clip_loader import build_clip
 from .decoupled_attention import ATTN_MODES, register_attn_mode
-from .densevlm_distiller import CLIPSelfDistiller, DenseVLMDistiller, RegionCLIPDistiller
-from .distiller import DeCLIPDistiller, DistillerBase
+from .distillers import (CLIPSelfDistiller, DeCLIPDistiller, DenseVLMDistiller, DistillerBase,
+                         RegionCLIPDistiller)
 from .region_classifier import DenseRegionClassifier, classify_regions
 from .segmentors import ZeroShotSegmentor
 from .text_classifier import ZeroShotTextClassifier

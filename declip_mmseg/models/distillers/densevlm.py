@@ -1,17 +1,9 @@
-"""The three training modes of DenseVLM's code base on :class:`DistillerBase`.
+"""DenseVLM (ICCV'25): region-category distributions of a frozen P-VLM over a thing + stuff
+vocabulary, learned things and stuff apart (:func:`densevlm_loss`).
 
-All three use EVA-CLIP's ``encode_dense`` as the student's dense path: the last block with
-its attention replaced by the value path (``DeCLIPViT(attn_mode='identity', residual=True,
-ffn=True)``), every token L2-normalized (``normalize_tokens=True``), regions pooled by a
-1x1 aligned RoIAlign.
-
-* :class:`DenseVLMDistiller`: a frozen stronger CLIP (P-VLM) scores every grid region
-  against a thing + stuff vocabulary; the student learns those class distributions, things
-  and stuff apart (:func:`densevlm_loss`).
-* :class:`CLIPSelfDistiller`: region features learn the frozen initial CLIP's embeddings of
-  the region crops (``1 - cosine``).
-* :class:`RegionCLIPDistiller`: pseudo-labelled boxes, binary cross-entropy against noun
-  embeddings (:func:`region_clip_loss`).
+The student's dense path is EVA-CLIP's ``encode_dense``: the last block with its attention
+replaced by the value path (``DeCLIPViT(attn_mode='identity', residual=True, ffn=True)``),
+every token L2-normalized, regions pooled by a 1x1 aligned RoIAlign.
 """
 import os.path as osp
 from typing import Dict, Optional, Sequence, Union
@@ -19,11 +11,12 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmseg.registry import MODELS
 
-from ..text import load_vocabulary
-from .clip_loader import looks_like_path
-from .distill_losses import content_loss, densevlm_loss_with_stats, region_clip_loss
-from .distiller import DistillerBase
-from .region_pooling import roi_pool
+from ...text import load_vocabulary
+from ..clip_loader import looks_like_path
+from ..distill_losses import densevlm_loss_with_stats
+from ..region_pooling import roi_pool
+from .base import DistillerBase, valid_boxes
+
 
 DENSEVLM_TEACHER_HINT = (
     'DenseVLM distils from clipself_coco_6_save6_512_eva_vitl14_24layers.pt, a CLIPSelf-tuned '
@@ -31,11 +24,6 @@ DENSEVLM_TEACHER_HINT = (
     'point the DistillHook\'s teachers.teacher.pretrained at any open_clip / EVA-CLIP file of '
     'the teacher architecture (teachers.teacher.model_name)')
 
-
-def valid_boxes(boxes: torch.Tensor):
-    """(B, K, 5+) box rows with the valid flag last -> per-image (n_i, 4) xyxy and the mask."""
-    keep = boxes[..., -1] > 0.5
-    return [b[k, :4] for b, k in zip(boxes, keep)], keep
 
 
 @MODELS.register_module()
@@ -93,7 +81,7 @@ class DenseVLMDistiller(DistillerBase):
 
     def _text_classifier(self, embeddings_file: Optional[str], clip: Optional[dict],
                          device=None):
-        from .text_classifier import ZeroShotTextClassifier
+        from ..text_classifier import ZeroShotTextClassifier
         clip = {k: v for k, v in (clip or {}).items()
                 if k in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu')}
         return ZeroShotTextClassifier(
@@ -163,115 +151,3 @@ class DenseVLMDistiller(DistillerBase):
         return dict(loss_kl=loss, regions_kept=as_tensor(stats['kept']),
                     regions_thing=as_tensor(stats['thing']),
                     regions_stuff=as_tensor(stats['stuff']))
-
-
-@MODELS.register_module()
-class CLIPSelfDistiller(DistillerBase):
-    """CLIPSelf (ICLR'24) as in DenseVLM's code base: ``1 - cosine`` between the student's
-    RoI features of the grid cells and the frozen initial CLIP's embeddings of the cells'
-    crops (its global image embedding).
-
-    Args:
-        loss_cosine_weight: weight of the loss (``--cosine-weight``, 1.0).
-        others: see :class:`DistillerBase`.
-    """
-
-    def __init__(self, student: dict, loss_cosine_weight: float = 1.0,
-                 unlocked_blocks: Optional[int] = None, val_text_classifier: Optional[dict] = None,
-                 val_attn_mode: Optional[str] = None, normalize_tokens: bool = True,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None):
-        super().__init__(student, unlocked_blocks=unlocked_blocks,
-                         val_text_classifier=val_text_classifier, val_attn_mode=val_attn_mode,
-                         normalize_tokens=normalize_tokens, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
-        self.loss_cosine_weight = float(loss_cosine_weight)
-
-    def attach_teachers(self, device) -> None:
-        from ..engine.distill_hook import build_teacher
-        self.set_teachers(teacher=build_teacher(self.student).to(device))
-
-    def describe(self) -> str:
-        return 'CLIPSelf distillation from the initial CLIP'
-
-    def loss(self, inputs: torch.Tensor, data_samples: dict) -> Dict[str, torch.Tensor]:
-        """``data_samples``: boxes (B, K, 5) and crops (B, K, 3, c, c) of the grid cells."""
-        boxes, keep = valid_boxes(data_samples['boxes'])
-        with torch.no_grad():
-            target = self.teacher(data_samples['crops'][keep])
-        content, _ = self.dense(inputs)
-        rois = roi_pool(content, boxes)
-        return dict(loss_cosine=self.loss_cosine_weight
-                    * content_loss(rois.float(), target.float()))
-
-
-@MODELS.register_module()
-class RegionCLIPDistiller(DistillerBase):
-    """RegionCLIP mode of DenseVLM's code base: boxes with pseudo labels (``coco_pseudo_4764
-    .json``), binary cross-entropy against the noun embeddings over ``num_sample_classes``
-    sampled classes, logits scaled by the model's own (fixed) ``logit_scale.exp()``.
-
-    Args:
-        text_embeddings: (K, C) ``.npy`` of the K nouns in category-id order
-            (``coco_pseudo_4764_clip_hand_craft_EVACLIP_ViTB16.npy``), L2-normalized here;
-            None embeds the training set's category names (``metainfo['classes']``) with the
-            student's text tower and ``templates``.
-        num_sample_classes: classes scored per batch (100).
-        loss_contrast_weight: weight of the loss (``--contrast-weight``, 1.0).
-    """
-
-    def __init__(self, student: dict, text_embeddings: Optional[str] = None,
-                 templates: Union[str, Sequence[str]] = 'densevlm_hand_craft',
-                 num_sample_classes: int = 100, loss_contrast_weight: float = 1.0,
-                 unlocked_blocks: Optional[int] = None, val_text_classifier: Optional[dict] = None,
-                 val_attn_mode: Optional[str] = None, normalize_tokens: bool = True,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None):
-        super().__init__(student, unlocked_blocks=unlocked_blocks,
-                         val_text_classifier=val_text_classifier, val_attn_mode=val_attn_mode,
-                         normalize_tokens=normalize_tokens, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
-        self.text_embeddings_file = text_embeddings
-        self.templates = templates
-        self.num_sample_classes = int(num_sample_classes)
-        self.loss_contrast_weight = float(loss_contrast_weight)
-        self.train_classes = None   # set by the DistillHook from the training set
-
-    def attach_teachers(self, device) -> None:
-        """The noun embeddings and the initial CLIP's logit scale (no teacher network)."""
-        from .clip_loader import build_clip
-        from .text_classifier import ZeroShotTextClassifier, load_embeddings_file
-        s = self.student
-        classes = list(self.train_classes or [])
-        if self.text_embeddings_file is not None:
-            emb = load_embeddings_file(self.text_embeddings_file, len(classes) or None,
-                                       f'of the training set ({len(classes)} categories)')
-        else:
-            if not classes:
-                raise ValueError('RegionCLIP needs text_embeddings= or a training set with '
-                                 "category names (metainfo['classes'])")
-            emb = ZeroShotTextClassifier(
-                class_names=load_vocabulary(classes, split_synonyms=False),
-                templates=self.templates, model_name=s.model_name, pretrained=s.pretrained,
-                checkpoint=s.checkpoint, quick_gelu=s.quick_gelu,
-                encode_device=str(device)).query_embeddings
-        if emb.shape[1] != s.embed_dim:
-            raise ValueError(f'noun embeddings have {emb.shape[1]} channels but the student '
-                             f'outputs {s.embed_dim}')
-        scale = float(build_clip(s.model_name, s.pretrained, checkpoint=s.checkpoint,
-                                 quick_gelu=s.quick_gelu).logit_scale.detach().exp())
-        self.set_teachers(noun_embeddings=emb.to(device), logit_scale=scale)
-
-    def describe(self) -> str:
-        emb = self._teachers.get('noun_embeddings')
-        return f'RegionCLIP training over {0 if emb is None else emb.shape[0]} pseudo classes'
-
-    def loss(self, inputs: torch.Tensor, data_samples: dict) -> Dict[str, torch.Tensor]:
-        """``data_samples['boxes']`` (B, K, 6): xyxy in [0, 1], class, valid."""
-        rows = data_samples['boxes']
-        keep = rows[..., 5] > 0.5
-        boxes = [r[k, :4] for r, k in zip(rows, keep)]
-        labels = rows[keep][:, 4].long()
-        content, _ = self.dense(inputs)
-        feats = roi_pool(content, boxes)
-        loss = region_clip_loss(feats, labels, self.get_teacher('noun_embeddings'),
-                                self.get_teacher('logit_scale'), self.num_sample_classes)
-        return dict(loss_contrast=self.loss_contrast_weight * loss)

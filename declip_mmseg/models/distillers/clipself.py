@@ -1,0 +1,49 @@
+"""CLIPSelf (ICLR'24), as DenseVLM's code base runs it: region features learn the frozen
+initial CLIP's embeddings of the region crops (``1 - cosine``)."""
+from typing import Dict, Optional
+
+import torch
+from mmseg.registry import MODELS
+
+from ..distill_losses import content_loss
+from ..region_pooling import roi_pool
+from .base import DistillerBase, valid_boxes
+
+
+@MODELS.register_module()
+class CLIPSelfDistiller(DistillerBase):
+    """CLIPSelf (ICLR'24) as in DenseVLM's code base: ``1 - cosine`` between the student's
+    RoI features of the grid cells and the frozen initial CLIP's embeddings of the cells'
+    crops (its global image embedding).
+
+    Args:
+        loss_cosine_weight: weight of the loss (``--cosine-weight``, 1.0).
+        others: see :class:`DistillerBase`.
+    """
+
+    def __init__(self, student: dict, loss_cosine_weight: float = 1.0,
+                 unlocked_blocks: Optional[int] = None, val_text_classifier: Optional[dict] = None,
+                 val_attn_mode: Optional[str] = None, normalize_tokens: bool = True,
+                 data_preprocessor: Optional[dict] = None, init_cfg=None):
+        super().__init__(student, unlocked_blocks=unlocked_blocks,
+                         val_text_classifier=val_text_classifier, val_attn_mode=val_attn_mode,
+                         normalize_tokens=normalize_tokens, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.loss_cosine_weight = float(loss_cosine_weight)
+
+    def attach_teachers(self, device) -> None:
+        from ...engine.distill_hook import build_teacher
+        self.set_teachers(teacher=build_teacher(self.student).to(device))
+
+    def describe(self) -> str:
+        return 'CLIPSelf distillation from the initial CLIP'
+
+    def loss(self, inputs: torch.Tensor, data_samples: dict) -> Dict[str, torch.Tensor]:
+        """``data_samples``: boxes (B, K, 5) and crops (B, K, 3, c, c) of the grid cells."""
+        boxes, keep = valid_boxes(data_samples['boxes'])
+        with torch.no_grad():
+            target = self.teacher(data_samples['crops'][keep])
+        content, _ = self.dense(inputs)
+        rois = roi_pool(content, boxes)
+        return dict(loss_cosine=self.loss_cosine_weight
+                    * content_loss(rois.float(), target.float()))
