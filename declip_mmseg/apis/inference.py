@@ -8,10 +8,11 @@ from mmengine.config import Config
 from mmseg.apis import inference_model
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 import declip_mmseg  # noqa: F401  (registers the modules)
 
+from ..datasets.loading import read_image
 from ..models.segmentors.sliding_window import window_boxes
 from .fonts import legend_fonts
 from .test import set_checkpoint
@@ -97,28 +98,13 @@ def draw_overlay(image_rgb: np.ndarray, labels: np.ndarray, class_names: Sequenc
 
 
 def read_rgb(image_path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of an image file as the model sees it.
-
-    OpenCV's colour decoding first (what mmseg's loader uses: 16-bit images scaled to 8
-    bits, EXIF orientation applied), Pillow for formats OpenCV cannot read; Pillow's
-    16-bit / 32-bit grey and float modes are scaled, not clipped to white.
-    """
-    import cv2
-    bgr = cv2.imread(image_path, cv2.IMREAD_COLOR)
-    if bgr is not None:
-        return np.ascontiguousarray(bgr[:, :, ::-1])
+    """(H, W, 3) uint8 RGB of an image file as the model sees it: the test pipeline's
+    decoding (OpenCV, else Pillow's first frame; 16-bit grey scaled, not clipped to white)."""
     try:
-        image = ImageOps.exif_transpose(Image.open(image_path))
-        if image.mode.startswith('I') or image.mode == 'F':
-            grey = np.asarray(image).astype(np.float64)
-            if image.mode.startswith('I;16') or grey.max() > 255:
-                grey = np.clip(grey, 0, 65535) / 256
-            elif image.mode == 'F' and grey.max() <= 1.0:
-                grey = grey * 255
-            grey = np.clip(grey, 0, 255).astype(np.uint8)
-            return np.repeat(grey[:, :, None], 3, axis=2)
-        return np.asarray(image.convert('RGB'))
-    except Exception as err:  # noqa: BLE001
+        with open(image_path, 'rb') as f:
+            data = f.read()
+        return np.ascontiguousarray(read_image(data, image_path)[:, :, ::-1])
+    except OSError as err:
         raise RuntimeError(f'cannot read image {image_path!r}: {err}') from err
 
 

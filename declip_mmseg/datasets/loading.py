@@ -17,12 +17,28 @@ def read_with_pillow(img_bytes: bytes, filename: str, color_type: str = 'color')
         with Image.open(io.BytesIO(img_bytes)) as image:
             image.seek(0)  # animations (GIF, APNG, WebP): the first frame
             image = ImageOps.exif_transpose(image)  # as mmcv's default 'color' flag does
+            if image.mode.startswith('I') or image.mode == 'F':
+                grey = _grey_to_uint8(image)  # convert() would clip 16-bit grey to white
+                if color_type == 'grayscale':
+                    return grey
+                return np.repeat(grey[:, :, None], 3, axis=2)
             if color_type == 'grayscale':
                 return np.asarray(image.convert('L')).copy()
             return np.ascontiguousarray(np.asarray(image.convert('RGB'))[..., ::-1])
     except Exception as err:  # noqa: BLE001 - Pillow raises many types for undecodable data
         raise OSError(f'cannot read image {filename!r}: neither OpenCV nor Pillow can decode it '
                       f'({type(err).__name__}: {err}). Convert it to PNG or JPEG') from err
+
+
+def _grey_to_uint8(image) -> np.ndarray:
+    """Pillow's 16 / 32-bit integer and float grey modes scaled to uint8 as OpenCV scales
+    16-bit images (value / 256); floats in [0, 1] times 255."""
+    grey = np.asarray(image).astype(np.float64)
+    if image.mode.startswith('I;16') or grey.max() > 255:
+        grey = np.clip(grey, 0, 65535) / 256
+    elif image.mode == 'F' and grey.max() <= 1.0:
+        grey = grey * 255
+    return np.clip(grey, 0, 255).astype(np.uint8)
 
 
 def read_image(img_bytes: bytes, filename: str) -> np.ndarray:

@@ -1,6 +1,6 @@
 """CLIPSelf (ICLR'24), as DenseVLM's code base runs it: region features learn the frozen
 initial CLIP's embeddings of the region crops (``1 - cosine``)."""
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 from mmseg.registry import MODELS
@@ -18,17 +18,14 @@ class CLIPSelfDistiller(DistillerBase):
 
     Args:
         loss_cosine_weight: weight of the loss (``--cosine-weight``, 1.0).
-        others: see :class:`DistillerBase`.
+        normalize_tokens: L2-normalize the dense tokens (True, as DenseVLM's ``encode_dense``).
+        base_kwargs: ``unlocked_blocks``, ``val_text_classifier``, ``val_attn_mode``, ... of
+            :class:`DistillerBase`.
     """
 
     def __init__(self, student: dict, loss_cosine_weight: float = 1.0,
-                 unlocked_blocks: Optional[int] = None, val_text_classifier: Optional[dict] = None,
-                 val_attn_mode: Optional[str] = None, normalize_tokens: bool = True,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None):
-        super().__init__(student, unlocked_blocks=unlocked_blocks,
-                         val_text_classifier=val_text_classifier, val_attn_mode=val_attn_mode,
-                         normalize_tokens=normalize_tokens, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+                 normalize_tokens: bool = True, **base_kwargs):
+        super().__init__(student, normalize_tokens=normalize_tokens, **base_kwargs)
         self.loss_cosine_weight = float(loss_cosine_weight)
 
     def attach_teachers(self, device) -> None:

@@ -54,14 +54,8 @@ class DenseVLMDistiller(DistillerBase):
                  student_text_embeddings: Optional[str] = None,
                  teacher_text_embeddings: Optional[str] = None,
                  num_thing_classes: int = 203, temperature: float = 100.0,
-                 min_confidence: float = 0.3, unlocked_blocks: Optional[int] = None,
-                 val_text_classifier: Optional[dict] = None, val_attn_mode: Optional[str] = None,
-                 normalize_tokens: bool = True, data_preprocessor: Optional[dict] = None,
-                 init_cfg=None):
-        super().__init__(student, unlocked_blocks=unlocked_blocks,
-                         val_text_classifier=val_text_classifier, val_attn_mode=val_attn_mode,
-                         normalize_tokens=normalize_tokens, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+                 min_confidence: float = 0.3, normalize_tokens: bool = True, **base_kwargs):
+        super().__init__(student, normalize_tokens=normalize_tokens, **base_kwargs)
         self.vocabulary = load_vocabulary(class_names, split_synonyms=split_synonyms)
         if self.vocabulary.num_classes != len(self.vocabulary.queries):
             raise ValueError(f'{self.vocabulary.source}: DenseVLM needs one name per class; '

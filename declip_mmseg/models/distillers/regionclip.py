@@ -24,18 +24,15 @@ class RegionCLIPDistiller(DistillerBase):
             student's text tower and ``templates``.
         num_sample_classes: classes scored per batch (100).
         loss_contrast_weight: weight of the loss (``--contrast-weight``, 1.0).
+        base_kwargs: ``unlocked_blocks``, ``val_text_classifier``, ... of
+            :class:`DistillerBase`.
     """
 
     def __init__(self, student: dict, text_embeddings: Optional[str] = None,
                  templates: Union[str, Sequence[str]] = 'densevlm_hand_craft',
                  num_sample_classes: int = 100, loss_contrast_weight: float = 1.0,
-                 unlocked_blocks: Optional[int] = None, val_text_classifier: Optional[dict] = None,
-                 val_attn_mode: Optional[str] = None, normalize_tokens: bool = True,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None):
-        super().__init__(student, unlocked_blocks=unlocked_blocks,
-                         val_text_classifier=val_text_classifier, val_attn_mode=val_attn_mode,
-                         normalize_tokens=normalize_tokens, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+                 normalize_tokens: bool = True, **base_kwargs):
+        super().__init__(student, normalize_tokens=normalize_tokens, **base_kwargs)
         self.text_embeddings_file = text_embeddings
         self.templates = templates
         self.num_sample_classes = int(num_sample_classes)
