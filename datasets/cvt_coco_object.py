@@ -10,7 +10,7 @@ import argparse
 import os.path as osp
 import shutil
 
-from declip_mmseg.datasets.coco_conversion import convert_coco_object
+from declip_mmseg.datasets.converters import convert_coco_object
 
 
 def main(argv=None):

@@ -7,7 +7,7 @@ annotations/ and annotations_instance/ (the ADE20K instance-segmentation release
 """
 import argparse
 
-from declip_mmseg.datasets.ade20k_panoptic import convert_ade20k_panoptic
+from declip_mmseg.datasets.converters import convert_ade20k_panoptic
 
 
 def main(argv=None):

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from declip_mmseg.models import DeCLIPViT
-from declip_mmseg.models.clip_loader import build_clip
-from declip_mmseg.models.decoupled_attention import ATTN_MODES
+from declip_mmseg.clip import build_clip
+from declip_mmseg.models.backbones.decoupled_attention import ATTN_MODES
 
 MODES = ['qk', 'qq', 'kk', 'vv', 'csa', 'all', 'naclip', 'identity']
 

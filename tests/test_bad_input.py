@@ -111,7 +111,7 @@ def voc_cfg(root):
 
 
 def test_listed_files_missing_on_disk_are_all_named(tmp_path):
-    from declip_mmseg.apis.test import check_test_dataset
+    from declip_mmseg.apis.checks import check_test_dataset
     root = make_voc(str(tmp_path / 'voc'), n=4)
     os.remove(osp.join(root, 'JPEGImages', '2007_000001.jpg'))
     os.remove(osp.join(root, 'JPEGImages', '2007_000003.jpg'))
@@ -124,7 +124,7 @@ def test_listed_files_missing_on_disk_are_all_named(tmp_path):
 
 
 def test_split_file_with_empty_image_folder(tmp_path):
-    from declip_mmseg.apis.test import check_test_dataset
+    from declip_mmseg.apis.checks import check_test_dataset
     root = make_voc(str(tmp_path / 'voc'), n=3)
     for name in os.listdir(osp.join(root, 'JPEGImages')):
         os.remove(osp.join(root, 'JPEGImages', name))
@@ -173,7 +173,7 @@ def test_label_map_of_another_size_names_both_files():
 
 # -- checkpoints --------------------------------------------------------------------------------
 def test_file_of_another_width_names_its_architecture(tiny_clip, tmp_path):
-    from declip_mmseg.models.clip_loader import build_clip
+    from declip_mmseg.clip import build_clip
     arch, _ = tiny_clip
     wider = dict(TINY_ARCH, text_cfg=dict(TINY_ARCH['text_cfg'], width=48))
     _, other = write_tiny_clip(str(tmp_path), name='WiderText-Test', arch=wider)
@@ -204,7 +204,7 @@ def fake_checkpoint(path, model_name):
 
 
 def test_vit_l14_file_for_a_vit_b16_config(tmp_path):
-    from declip_mmseg.models.clip_loader import build_clip
+    from declip_mmseg.clip import build_clip
     path = str(tmp_path / 'ViT-L-14.pt')
     fake_checkpoint(path, 'ViT-L-14')
     with pytest.raises(RuntimeError) as err:
@@ -219,7 +219,7 @@ def test_training_checkpoint_points_to_the_exported_student(tiny_eva, tmp_path):
     from mmengine.logging import MessageHub
     from mmseg.registry import MODELS
 
-    from declip_mmseg.models.clip_loader import build_clip
+    from declip_mmseg.clip import build_clip
     arch, ckpt = tiny_eva
     distiller = MODELS.build(dict(type='DeCLIPDistiller', student=dict(
         type='DeCLIPViT', model_name=arch, pretrained=ckpt, attn_mode='csa')))
@@ -312,7 +312,7 @@ def test_finished_results_survive_a_workbook_broken_mid_run(tiny_clip, tmp_path)
 
 # -- tools/demo.py ------------------------------------------------------------------------------
 def test_sixteen_bit_grey_image_keeps_its_grey(tmp_path):
-    from declip_mmseg.apis.inference import read_rgb
+    from declip_mmseg.visualization import read_rgb
     grey = np.full((20, 30), 30000, np.uint16)
     grey[:, :10] = 5000
     Image.fromarray(grey).save(tmp_path / 'grey16.png')
@@ -323,7 +323,7 @@ def test_sixteen_bit_grey_image_keeps_its_grey(tmp_path):
 
 
 def legend(names):
-    from declip_mmseg.apis.inference import draw_overlay
+    from declip_mmseg.visualization import draw_overlay
     image = np.zeros((40, 40, 3), np.uint8)
     return draw_overlay(image, np.zeros((40, 40), np.int64), names)[:, 40:]
 
@@ -371,7 +371,7 @@ def test_demo_offline_says_so_in_one_line(tmp_path):
 
 
 def test_other_input_size_is_resized_with_a_warning(tiny_clip, tmp_path):
-    from declip_mmseg.models.clip_loader import build_clip
+    from declip_mmseg.clip import build_clip
     arch, _ = tiny_clip
     bigger = dict(TINY_ARCH, vision_cfg=dict(TINY_ARCH['vision_cfg'], image_size=64))
     _, other = write_tiny_clip(str(tmp_path), name='Tiny64-Test', arch=bigger)
@@ -380,8 +380,8 @@ def test_other_input_size_is_resized_with_a_warning(tiny_clip, tmp_path):
 
 
 def test_eva_file_for_a_vit_config_names_its_architecture(tiny_clip, tiny_eva):
-    from declip_mmseg.models.architecture import architecture_of
-    from declip_mmseg.models.clip_loader import build_clip
+    from declip_mmseg.clip.architecture import architecture_of
+    from declip_mmseg.clip import build_clip
     eva_arch, eva_ckpt = tiny_eva
     info = architecture_of(torch.load(eva_ckpt, weights_only=True))
     assert info['vision'] == 'EVA' and info['vision_width'] == 64 and info['vision_layers'] == 3
@@ -412,7 +412,7 @@ def test_eval_all_tool_refuses_a_broken_out_at_once(tmp_path):
 
 
 def test_colour_label_map_and_checkpoint_folder(tiny_clip, tmp_path):
-    from declip_mmseg.models.clip_loader import build_clip
+    from declip_mmseg.clip import build_clip
     metric = voc_metric()
     from mmengine.structures import PixelData
     colour = sample(np.zeros((6, 8), np.int64), np.zeros((6, 8), np.int64))

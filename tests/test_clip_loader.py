@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import TINY_ARCH, write_tiny_clip
 
-from declip_mmseg.models.clip_loader import (
-    build_clip,
+from declip_mmseg.clip import build_clip
+from declip_mmseg.clip.sources import (
     load_checkpoint_file,
     looks_like_path,
     tag_needs_quick_gelu,

@@ -115,8 +115,9 @@ def test_unnormalized_mean_embeddings(tiny_eva, names_file):
     """normalize_mean=False is DenseVLM's generator: mean of unit-norm prompt embeddings."""
     import open_clip
 
-    from declip_mmseg.models import ZeroShotTextClassifier, build_clip
-    from declip_mmseg.models.clip_loader import resolve_model_name
+    from declip_mmseg.clip import build_clip
+    from declip_mmseg.models import ZeroShotTextClassifier
+    from declip_mmseg.clip import resolve_model_name
     from declip_mmseg.text.templates import fill_template, get_templates
     arch, ckpt = tiny_eva
     clf = ZeroShotTextClassifier(names_file, model_name=arch, pretrained=ckpt,

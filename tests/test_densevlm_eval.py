@@ -17,7 +17,7 @@ from test_region_classification import NAMES, make_coco_panoptic
 from torchvision.ops import roi_align
 
 from declip_mmseg.datasets import ADE20KPanopticRegionDataset
-from declip_mmseg.datasets.ade20k_panoptic import (ADE20K_THING_IDS, convert_ade20k_panoptic,
+from declip_mmseg.datasets.converters.ade20k_panoptic import (ADE20K_THING_IDS, convert_ade20k_panoptic,
                                                    convert_image)
 from declip_mmseg.evaluation import RegionClassificationMetric
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from declip_mmseg.models.distill_losses import (densevlm_loss, densevlm_loss_with_stats,
+from declip_mmseg.models.losses import (densevlm_loss, densevlm_loss_with_stats,
                                                 federated_classes, region_clip_loss)
 
 K, THING = 12, 5   # 12 classes, 0..4 things

@@ -13,7 +13,7 @@ from test_distill import make_coco, make_images
 from torchvision.ops import roi_align
 
 from declip_mmseg.datasets import RegionCLIPDataset
-from declip_mmseg.models.distill_losses import region_clip_loss
+from declip_mmseg.models.losses import region_clip_loss
 
 CATS = [{'id': 40, 'name': 'red thing'}, {'id': 7, 'name': 'blue thing'},
         {'id': 13, 'name': 'green thing'}]     # labels follow the sorted ids: 7, 13, 40
@@ -93,7 +93,7 @@ def test_clipself_loss(tiny_eva, tmp_path):
 def test_region_clip_training_steps(tiny_eva, tmp_path):
     from mmengine.dataset import default_collate
 
-    from declip_mmseg.models import build_clip
+    from declip_mmseg.clip import build_clip
     root = make_pseudo(str(tmp_path))
     ds = RegionCLIPDataset(data_root=root, image_size=64)
     model = build('RegionCLIPDistiller', tiny_eva, num_sample_classes=2)

@@ -13,7 +13,7 @@ from conftest import REPO
 from PIL import Image
 
 from declip_mmseg.datasets.grid_distill import GridDistillDataset, grid_boxes, grid_choices
-from declip_mmseg.models.distill_losses import content_loss, context_loss
+from declip_mmseg.models.losses import content_loss, context_loss
 
 VFM_ARCH = dict(depth=2, embed_dim=48, num_heads=2)
 
@@ -154,8 +154,6 @@ def build_distiller(tiny_eva, vfm_file, **kw):
     from mmseg.registry import MODELS
 
     import declip_mmseg  # noqa: F401
-    from declip_mmseg.engine.distill_hook import build_teacher
-    from declip_mmseg.models.vfm import build_vfm
     arch, ckpt = tiny_eva
     cfg = dict(type='DeCLIPDistiller',
                student=dict(type='DeCLIPViT', model_name=arch, pretrained=ckpt, attn_mode='csa',
@@ -163,7 +161,7 @@ def build_distiller(tiny_eva, vfm_file, **kw):
                loss_content_weight=1.0, loss_context_weight=0.25)
     cfg.update(kw)
     model = MODELS.build(cfg)
-    model.set_teachers(build_teacher(model.student), build_vfm('dinov2-B', vfm_file, **VFM_ARCH))
+    model.attach_teachers(torch.device('cpu'), vfm=dict(name='dinov2-B', weights=vfm_file, **VFM_ARCH))
     return model
 
 
@@ -226,7 +224,7 @@ def test_loss_equals_direct_recomputation(tiny_eva, vfm_file, tmp_path):
 
 
 def test_missing_vfm_weights_is_a_clear_error(tiny_eva, tmp_path):
-    from declip_mmseg.models.vfm import build_vfm
+    from declip_mmseg.models.backbones.vfm import build_vfm
     with pytest.raises(FileNotFoundError, match='dinov2_vitb14_reg4_pretrain.pth'):
         build_vfm('dinov2-B', str(tmp_path / 'checkpoints' / 'dinov2_vitb14_reg4_pretrain.pth'))
 
@@ -300,12 +298,11 @@ def test_train_resume_export(tiny_eva, vfm_file, tmp_path):
 
 
 def test_export_blending(tiny_eva, vfm_file, tmp_path):
-    from declip_mmseg.engine import export_student
     model = build_distiller(tiny_eva, vfm_file)
     with torch.no_grad():
         for p in model.student.parameters():
             p.add_(1.0)
-    path = export_student(model, str(tmp_path / 'blend.pt'), alpha=0.25)
+    path = model.export(str(tmp_path / 'blend.pt'), alpha=0.25)
     blended = torch.load(path, weights_only=True)
     base = torch.load(tiny_eva[1], weights_only=True)
     key = 'visual.trunk.blocks.0.attn.q_proj.weight'

@@ -12,8 +12,8 @@ from conftest import REPO
 from test_backbone import MODES, as_map, weights_formula
 
 from declip_mmseg.models import DeCLIPViT
-from declip_mmseg.models.checkpoint_formats import to_open_clip
-from declip_mmseg.models.clip_loader import build_clip
+from declip_mmseg.clip.formats import to_open_clip
+from declip_mmseg.clip import build_clip
 
 # -- writers of the real key formats (inverse of the loader's conversion) ------------
 _RENAMES = [('attn.q_proj.bias', 'attn.q_bias'), ('attn.v_proj.bias', 'attn.v_bias'),

@@ -10,7 +10,7 @@ import torch
 from conftest import REPO
 from PIL import Image
 
-from declip_mmseg.models import cpu_amp
+from declip_mmseg.models.utils import cpu_amp
 
 
 def run(args, check=True):
@@ -86,9 +86,9 @@ def test_tiny_label_maps_keep_their_shape(tiny_voc):
 @pytest.fixture(scope='module')
 def demo_model(tiny_clip):
     """tools/demo.py's model (configs/demo.py), built once for the demo cases."""
-    from declip_mmseg.apis.inference import init_segmentor
-    return init_segmentor(osp.join(REPO, 'configs', 'demo.py'), classes='red; blue; green',
-                          cfg_options=dict(a.split('=') for a in clip_options(tiny_clip)))
+    from declip_mmseg.apis import OpenVocabInferencer
+    return OpenVocabInferencer(osp.join(REPO, 'configs', 'demo.py'), classes='red; blue; green',
+                               cfg_options=dict(a.split('=') for a in clip_options(tiny_clip)))
 
 
 @pytest.mark.parametrize('size', [(1, 1), (3, 2), (1, 9)])

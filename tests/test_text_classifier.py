@@ -6,9 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import declip_mmseg.models.text_classifier as tc
-from declip_mmseg.models.clip_loader import build_clip
-from declip_mmseg.text import TEMPLATE_SETS, get_templates
+import declip_mmseg.models.heads.text_classifier as tc
+import declip_mmseg.text.embeddings as text_embeddings
+from declip_mmseg.clip import build_clip
+from declip_mmseg.registry import TEMPLATE_SETS
+from declip_mmseg.text import get_templates
 
 
 def make(tiny_clip, names, cache_dir, templates='openai_imagenet_7', pretrained=None):
@@ -51,7 +53,7 @@ def test_cache_hit_skips_the_text_tower(tiny_clip, tmp_path, monkeypatch):
 
     def no_text_tower(*args, **kwargs):
         raise AssertionError('text tower rebuilt although the cache holds the embeddings')
-    monkeypatch.setattr(tc, 'build_clip', no_text_tower)
+    monkeypatch.setattr(text_embeddings, 'build_clip', no_text_tower)
     second = make(tiny_clip, ['cat', 'dog'], str(tmp_path))
     torch.testing.assert_close(first.query_embeddings, second.query_embeddings, rtol=0, atol=0)
 
@@ -110,8 +112,8 @@ def test_unwritable_cache_computes_without_caching(tiny_clip, tmp_path, monkeypa
         cache.mkdir()
         cache.chmod(0o500)
     warnings = []
-    real = tc.print_log
-    monkeypatch.setattr(tc, 'print_log',
+    real = text_embeddings.print_log
+    monkeypatch.setattr(text_embeddings, 'print_log',
                         lambda msg, *a, **k: (warnings.append(msg), real(msg, *a, **k)))
     clf = make(tiny_clip, ['cat', 'dog'], str(cache))
     torch.testing.assert_close(clf.query_embeddings, reference, rtol=0, atol=0)

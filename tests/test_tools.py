@@ -82,7 +82,7 @@ def test_declip_config_runs_end_to_end(tiny_eva, tmp_path, name):
 
 
 def test_coco_object_conversion(tmp_path):
-    from declip_mmseg.datasets.coco_conversion import RAW_TO_OBJECT
+    from declip_mmseg.datasets.converters.coco_object import RAW_TO_OBJECT
     root = make_coco_stuff(str(tmp_path / 'coco'), n=2)
     run([sys.executable, 'datasets/cvt_coco_object.py', root, '--splits', 'val2017'])
     for stem in ('000000000139', '000000000285'):

@@ -9,10 +9,10 @@ from test_backbone import naclip_bias, softmax
 from test_vfm import DINO_PATCHES, TINY, dino_v1_weights, save
 
 from declip_mmseg.models import DeCLIPViT, ZeroShotSegmentor
-from declip_mmseg.models.clip_loader import build_clip
-from declip_mmseg.models.decoupled_attention import ATTN_MODES, gaussian_bias
+from declip_mmseg.clip import build_clip
+from declip_mmseg.models.backbones.decoupled_attention import ATTN_MODES, gaussian_bias
 from declip_mmseg.models.segmentors.postprocess import PAMR, AreaThreshold, build_postprocess
-from declip_mmseg.models.vfm import build_vfm
+from declip_mmseg.models.backbones.vfm import build_vfm
 
 
 # ------------------------------------------------------------------ NACLIP
@@ -194,7 +194,7 @@ def test_proxy_attention_matches_formula(tiny_clip, dino_files, name):
 
 
 def test_proxy_masks_below_the_offset():
-    from declip_mmseg.models.proxy_attention import proxy_weights
+    from declip_mmseg.models.backbones.proxy_attention import proxy_weights
     feats = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]).T.reshape(1, 2, 1, 3)
     w = proxy_weights(feats, beta=1.2, gamma=3.0)
     f = F.normalize(feats.flatten(2), dim=1)[0]
@@ -348,7 +348,7 @@ def test_duplicate_name_ties_go_to_the_first_class(tiny_clip):
 def test_proxy_with_dinov2_and_sam(tiny_clip, tmp_path):
     """DINOv2-B/14 (reg4 hub file): windows must be multiples of lcm(8, 14) = 56, content on the
     14-pixel grid; SAM: the window is resized to ``input_size`` (ProxyCLIP: 1024)."""
-    from declip_mmseg.models.proxy_attention import proxy_mix, proxy_weights
+    from declip_mmseg.models.backbones.proxy_attention import proxy_mix, proxy_weights
     from test_vfm import TINY_SAM, dinov2_hub_weights, full_sam_weights, sam_encoder
     arch, ckpt = tiny_clip
     path = save(tmp_path, 'dinov2.pth', dinov2_hub_weights())

@@ -134,7 +134,7 @@ def data_roots(tmp_path_factory):
         if not osp.isdir(root):
             maker(root, n=1)
             if rel == 'coco_stuff164k':
-                from declip_mmseg.datasets.coco_conversion import convert_coco_object
+                from declip_mmseg.datasets.converters.coco_object import convert_coco_object
                 convert_coco_object(root, splits=['val2017'])
         roots[name] = root
     return roots
@@ -202,7 +202,8 @@ def test_benchmark_methods_next_to_clearclip(tiny_clip):
 
 
 def test_result_row_records_method_and_protocol():
-    from declip_mmseg.apis.eval_all import RESULT_COLUMNS, result_row
+    from declip_mmseg.apis.eval_all import result_row
+    from declip_mmseg.apis.workbook import RESULT_COLUMNS
     path = resolve_configs(None, 'naclip')[0]
     row = result_row(path, Config.fromfile(path), {'mIoU': 1.0}, 'now')
     assert set(row) == set(RESULT_COLUMNS)

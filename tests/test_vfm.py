@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from declip_mmseg.models.vfm import RELEASES, VFM_BUILDERS, build_vfm
+from declip_mmseg.models.backbones.vfm import RELEASES, build_vfm
+from declip_mmseg.registry import VFMS as VFM_BUILDERS
 
 DIM, DEPTH, HEADS = 32, 2, 2
 TINY = dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS)

@@ -11,8 +11,13 @@ Random weights at the real architectures' sizes; prints a table.
 """
 import argparse
 
-from declip_mmseg.apis.benchmark import (METHOD_SPECS, benchmark, benchmark_methods,
-                                         benchmark_train, format_table)
+from declip_mmseg.apis.benchmark import (
+    METHOD_SPECS,
+    benchmark,
+    benchmark_methods,
+    benchmark_train,
+    format_table,
+)
 
 TRAIN_METHODS = ('declip', 'densevlm')
 

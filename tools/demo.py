@@ -41,18 +41,18 @@ def main(argv=None):
 
     start = time.monotonic()
     log('loading the libraries')
-    from declip_mmseg.apis.inference import init_segmentor, segment_and_draw
-    from declip_mmseg.models.clip_loader import WeightsUnavailableError
-    from declip_mmseg.text import ClassNameError
+    from declip_mmseg.apis import ClassNameError, OpenVocabInferencer, WeightsUnavailableError
+    from declip_mmseg.apis.inference import segment_and_draw
     log('building the model: CLIP weights, then the text embeddings of the class names '
         '(first run of a vocabulary: about a minute on a CPU; cached afterwards)')
     try:
-        model = init_segmentor(args.config, classes=args.classes, checkpoint=args.checkpoint,
-                               device=args.device, cfg_options=options, model_name=args.model)
+        inferencer = OpenVocabInferencer(args.config, classes=args.classes,
+                                         checkpoint=args.checkpoint, model_name=args.model,
+                                         device=args.device, cfg_options=options)
     except (WeightsUnavailableError, ClassNameError, FileNotFoundError, IsADirectoryError) as err:
         sys.exit(f'error: {err}')
     log(f'segmenting {args.image}')
-    found = segment_and_draw(model, args.image, args.out, alpha=args.alpha, log=log)
+    found = segment_and_draw(inferencer, args.image, args.out, alpha=args.alpha, log=log)
     log(f'wrote {args.out}; classes found: {", ".join(found)}')
 
 

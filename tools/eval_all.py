@@ -10,9 +10,9 @@ import sys
 
 from mmengine.config import DictAction
 
-from declip_mmseg.apis.config import finish_distributed
-from declip_mmseg.apis.eval_all import CONFIG_SETS, WorkbookError, evaluate_all, resolve_configs
-from declip_mmseg.apis.test import setup_local_rank
+from declip_mmseg.apis import WorkbookError
+from declip_mmseg.apis.config import finish_distributed, setup_local_rank
+from declip_mmseg.apis.eval_all import CONFIG_SETS, evaluate_all, resolve_configs
 
 
 def main(argv=None):

@@ -4,9 +4,9 @@ import sys
 
 from mmengine.config import DictAction
 
-from declip_mmseg.apis.config import finish_distributed
-from declip_mmseg.apis.test import load_test_config, run_test, setup_local_rank
-from declip_mmseg.models.clip_loader import WeightsUnavailableError
+from declip_mmseg.apis import WeightsUnavailableError
+from declip_mmseg.apis.config import finish_distributed, setup_local_rank
+from declip_mmseg.apis.test import load_test_config, run_test
 
 
 def parse_args(argv=None):

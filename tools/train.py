@@ -3,8 +3,7 @@ import argparse
 
 from mmengine.config import DictAction
 
-from declip_mmseg.apis.config import finish_distributed
-from declip_mmseg.apis.test import setup_local_rank
+from declip_mmseg.apis.config import finish_distributed, setup_local_rank
 from declip_mmseg.apis.train import load_train_config, run_train
 
 

@@ -176,7 +176,7 @@ def build_method(method: str, model_name: str, num_classes: int, amp_dtype, vfm:
 
     import declip_mmseg  # noqa: F401
 
-    from ..models.vfm import build_timm_vit
+    from ..models.backbones.vfm import build_timm_vit
     spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in METHOD_SPECS[method].items()}
     backbone = dict(type='DeCLIPViT', model_name=model_name, pretrained=None, **spec.pop('backbone'))
     if backbone['attn_mode'] == 'proxy':
@@ -240,8 +240,7 @@ def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size:
     import declip_mmseg  # noqa: F401
 
     from ..datasets.grid_distill import GridDistillDataset
-    from ..engine.distill_hook import build_teacher
-    from ..models.vfm import build_timm_vit, build_vfm
+    from ..models.backbones.vfm import build_timm_vit
     torch.manual_seed(0)
     model = MODELS.build(dict(type='DeCLIPDistiller', student=dict(
         type='DeCLIPViT', model_name=model_name, attn_mode='csa', attn_scale=1.0)))
@@ -250,9 +249,8 @@ def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size:
     arch = {'dinov2-B': 'vit_base_patch14_reg4_dinov2',
             'dinov2-L': 'vit_large_patch14_reg4_dinov2'}[vfm_name]
     torch.save(build_timm_vit(arch, {'img_size': 518}, {}).state_dict(), vfm_file)
-    model.set_teachers(build_teacher(model.student), build_vfm(vfm_name, vfm_file))
     model.to(device)
-    model._teachers = {k: v.to(device) for k, v in model._teachers.items()}
+    model.attach_teachers(torch.device(device), vfm=dict(name=vfm_name, weights=vfm_file))
     rng = np.random.default_rng(0)
     for i in range(batch_size):
         Image.fromarray((rng.random((480, 640, 3)) * 255).astype(np.uint8)).save(f'{folder}/{i}.jpg')
@@ -290,16 +288,15 @@ def run_densevlm_train_steps(model_name: str, teacher_name: str, image_size: int
     import tempfile
 
     import numpy as np
+    import open_clip
     from mmengine.dataset import default_collate
     from mmseg.registry import MODELS
     from PIL import Image
 
     import declip_mmseg  # noqa: F401
 
-    import open_clip
-
+    from ..clip import resolve_model_name
     from ..datasets.grid_distill import GridDistillDataset
-    from ..models.clip_loader import resolve_model_name
     torch.manual_seed(0)
     folder = tempfile.mkdtemp(prefix='densevlm_bench_')
     rng = np.random.default_rng(0)

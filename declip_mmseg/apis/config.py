@@ -1,4 +1,5 @@
-"""Config loading shared by the tools: file check, overrides, work dir, this machine."""
+"""Config loading shared by the tools: file check, overrides, work dir, weights, this machine."""
+import os
 import os.path as osp
 from typing import Optional
 
@@ -54,3 +55,21 @@ def finish_distributed() -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
+
+
+def set_checkpoint(cfg: Config, checkpoint: str) -> None:
+    """Point a config at other CLIP weights.
+
+    Configs that load fine-tuned weights over a base model (``checkpoint``
+    set, e.g. DeCLIP's) get the new file as ``checkpoint``; the others as
+    ``pretrained``. The text classifier follows the backbone.
+    """
+    key = 'checkpoint' if cfg.model.backbone.get('checkpoint') else 'pretrained'
+    cfg.model.backbone[key] = checkpoint
+    for name in ('pretrained', 'checkpoint'):
+        cfg.model.text_classifier.pop(name, None)
+
+
+def setup_local_rank(local_rank: int) -> None:
+    """torchrun sets LOCAL_RANK; older launchers pass --local-rank instead."""
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))

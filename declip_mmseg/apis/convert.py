@@ -3,7 +3,7 @@ from typing import Optional
 
 import torch
 
-from ..models.clip_loader import build_clip, load_weights
+from ..clip import build_clip, load_weights
 
 
 def convert_checkpoint(src: str, dst: str, model_name: str, base: Optional[str] = None) -> str:

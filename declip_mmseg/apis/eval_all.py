@@ -2,14 +2,15 @@
 import datetime
 import os
 import os.path as osp
-import tempfile
 import traceback
 from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.dist import get_rank
 
+from ..clip.constants import CLIP_MEAN_255
 from .test import load_test_config, per_class_iou, run_test
+from .workbook import WorkbookError, append_results, check_output_workbook
 
 BENCHMARKS = ['voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff164k',
               'city_scapes', 'ade20k']
@@ -27,19 +28,6 @@ CONFIG_SETS: Dict[str, List[str]] = {
     # region classification (DenseVLM's Table 1): COCO panoptic and ADE20K panoptic
     'densevlm_region_cls': ['densevlm_region_cls_coco.py', 'densevlm_region_cls_ade.py'],
 }
-
-RESULT_COLUMNS = ['date', 'config', 'dataset', 'method', 'backbone', 'weights', 'attn_mode',
-                  'residual', 'ffn', 'attn_scale', 'proxy', 'aAcc', 'mIoU', 'mAcc', 'short_side',
-                  'resize_scale', 'inference_mode', 'slide_crop', 'slide_stride', 'patch_fit',
-                  'logit_scale', 'prob_thd', 'postprocess', 'normalization', 'amp_dtype',
-                  'class_names', 'templates']
-PER_CLASS_COLUMNS = ['date', 'config', 'dataset', 'weights', 'class', 'IoU']
-# region-classification configs (RegionClassificationMetric) go to their own sheet; the
-# accuracies follow these columns, named as the metric reports them
-REGION_SHEET = 'region_classification'
-REGION_COLUMNS = ['date', 'config', 'dataset', 'backbone', 'weights', 'attn_mode', 'residual',
-                  'ffn', 'image_size', 'class_names', 'templates', 'text_embeddings']
-
 
 def resolve_configs(configs: Optional[Sequence[str]] = None, config_set: str = 'clearclip',
                     root: str = CONFIG_ROOT) -> List[str]:
@@ -94,7 +82,7 @@ def describe_proxy(proxy) -> Optional[str]:
 def describe_normalization(model) -> str:
     pre = model.get('data_preprocessor') or {}
     mean = pre.get('mean')
-    return 'clip' if mean is None or list(mean)[:1] == [122.771] else f'mean={list(mean)}'
+    return 'clip' if mean is None or list(mean) == list(CLIP_MEAN_255) else f'mean={list(mean)}'
 
 
 def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
@@ -148,119 +136,6 @@ def region_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
         'text_embeddings': text.get('embeddings_file')}
     row.update(metrics)
     return row
-
-
-WORKBOOK_SUFFIXES = ('.xlsx', '.xlsm')
-
-
-class WorkbookError(RuntimeError):
-    """The results workbook cannot be read or written; it is never overwritten."""
-
-
-def _new_book():
-    from openpyxl import Workbook
-    book = Workbook()
-    book.active.title = 'results'
-    book.active.append(RESULT_COLUMNS)
-    book.create_sheet('per_class_IoU').append(PER_CLASS_COLUMNS)
-    return book
-
-
-def _read_book(path: str):
-    from openpyxl import load_workbook
-    try:
-        return load_workbook(path)
-    except Exception as err:  # noqa: BLE001
-        raise WorkbookError(
-            f'{path!r} exists but is not a readable .xlsx workbook ({type(err).__name__}: '
-            f'{err}); it was left untouched. Move it away (or restore it) or pass another '
-            '--out') from err
-
-
-def check_output_workbook(path: str) -> None:
-    """Before any evaluation: ``path`` must be an .xlsx that can be read (if it exists) and
-    written (its folder too, for the atomic replace)."""
-    if not path.lower().endswith(WORKBOOK_SUFFIXES):
-        raise WorkbookError(f'--out {path!r} must end with .xlsx (an Excel workbook)')
-    if osp.isdir(path):
-        raise WorkbookError(f'--out {path!r} is a directory; pass a .xlsx file name')
-    folder = osp.dirname(osp.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix='.write_test_')
-        os.close(fd)
-        os.remove(probe)
-    except OSError as err:
-        raise WorkbookError(f'cannot write results next to --out {path!r}: folder {folder!r} '
-                            f'is not writable ({err}); pass another --out') from err
-    if osp.exists(path):
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise WorkbookError(f'--out {path!r} exists but is not readable and writable by '
-                                'this user; fix its permissions or pass another --out')
-        _read_book(path)
-
-
-def append_results(path: str, rows: List[dict], class_rows: List[dict],
-                   region_rows: Sequence[dict] = (), timeout: float = 600) -> None:
-    """Append to the 'results', 'per_class_IoU' and 'region_classification' sheets of an
-    .xlsx (created if absent; the region sheet's columns are its settings, then the metric
-    keys of the first row it receives).
-
-    Safe for concurrent runs: appends are serialised by a lock file (``<path>.lock``) and
-    written atomically (unique temporary file in the same folder, fsync, ``os.replace``). An
-    existing workbook that cannot be read raises :class:`WorkbookError` and is never
-    overwritten.
-    """
-    from filelock import FileLock
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with FileLock(f'{osp.abspath(path)}.lock', timeout=timeout):
-        book = _read_book(path) if osp.exists(path) else _new_book()
-        for sheet, columns in (('results', RESULT_COLUMNS), ('per_class_IoU', PER_CLASS_COLUMNS)):
-            if sheet not in book.sheetnames:
-                book.create_sheet(sheet).append(columns)
-        for sheet, columns, items in (('results', RESULT_COLUMNS, rows),
-                                      ('per_class_IoU', PER_CLASS_COLUMNS, class_rows)):
-            for item in items:
-                book[sheet].append([_cell(item.get(c)) for c in columns])
-        if region_rows:
-            if REGION_SHEET not in book.sheetnames:
-                keys = [k for k in region_rows[0] if k not in REGION_COLUMNS]
-                book.create_sheet(REGION_SHEET).append(REGION_COLUMNS + keys)
-            sheet = book[REGION_SHEET]
-            header = [c.value for c in sheet[1]]
-            for item in region_rows:
-                sheet.append([_cell(item.get(c)) for c in header])
-        _save_atomic(book, path)
-
-
-def _save_atomic(book, path: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            book.save(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # a crash while saving never corrupts earlier results
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass  # some file systems cannot sync folders; the replace itself is atomic
-
-
-def _cell(value):
-    if isinstance(value, float) and value != value:  # NaN: class absent from the set
-        return None
-    return value
 
 
 def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: str = './work_dirs',

@@ -16,6 +16,7 @@ real loaders), then at one real size:
 CPU and CUDA run the same code; only the device and the autocast dtypes differ. Every check
 gives ``pass``, ``fail`` or ``skip`` (with the reason) and its figures.
 """
+import contextlib
 import os
 import os.path as osp
 import re
@@ -29,6 +30,17 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 import torch
+from mmengine.dataset import default_collate
+from mmengine.optim import build_optim_wrapper
+from mmseg.registry import MODELS
+from PIL import Image
+
+from ..datasets.grid_distill import GridDistillDataset
+from ..models.heads import ZeroShotTextClassifier
+from ..models.utils import cpu_amp_is_fast
+from ..testing import TINY_EVA_ARCH, TINY_VFM_ARCH, write_tiny_clip, write_tiny_vfm
+from ..testing.synthetic_data import make_voc
+from .benchmark import benchmark, benchmark_train, format_table
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NAMES = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
@@ -77,14 +89,12 @@ class SelfCheck:
     @property
     def clip_files(self):
         if self._clip is None:
-            from ..testing import write_tiny_clip
             self._clip = write_tiny_clip(osp.join(self.workdir, 'clip'), name='TinyCLIP-Check')
         return self._clip
 
     @property
     def eva_files(self):
         if self._eva is None:
-            from ..testing import TINY_EVA_ARCH, write_tiny_clip
             self._eva = write_tiny_clip(osp.join(self.workdir, 'eva'), name='TinyEVA-Check',
                                         arch=TINY_EVA_ARCH)
         return self._eva
@@ -92,7 +102,6 @@ class SelfCheck:
     @property
     def vfm_file(self):
         if self._vfm is None:
-            from ..testing import write_tiny_vfm
             self._vfm = write_tiny_vfm(osp.join(self.workdir, 'vfm', 'dinov2_tiny.pth'))
         return self._vfm
 
@@ -137,9 +146,6 @@ class SelfCheck:
 
     # -- checks ---------------------------------------------------------------------------
     def tiny_segmentor(self):
-        from mmseg.registry import MODELS
-
-        import declip_mmseg  # noqa: F401
         arch, ckpt = self.clip_files
         model = MODELS.build(dict(
             type='ZeroShotSegmentor',
@@ -184,7 +190,6 @@ class SelfCheck:
         agree = float((labels == ref_labels).float().mean()) * 100
         ok = (logits.dtype == torch.float32 and bool(torch.isfinite(logits).all())
               and 0 < diff <= LOGIT_TOL[dtype] and agree >= MIN_AGREEMENT_PCT[dtype])
-        from ..models.cpu_amp import cpu_amp_is_fast
         speed = '' if self.device == 'cuda' else \
             f", native on this CPU: {'yes' if cpu_amp_is_fast(DTYPES[dtype])[0] else 'no'}"
         return ok, (f'labels agree {agree:.2f}% (>= {MIN_AGREEMENT_PCT[dtype]}), '
@@ -194,7 +199,6 @@ class SelfCheck:
 
     def check_text_encoding(self):
         """The text classifier encodes on the device; same embeddings as on the CPU."""
-        from ..models.text_classifier import ZeroShotTextClassifier
         arch, ckpt = self.clip_files
         common = dict(class_names=NAMES, model_name=arch, pretrained=ckpt,
                       templates='openai_imagenet_7', cache_dir=False)
@@ -209,10 +213,6 @@ class SelfCheck:
                     f'{diff:.1e}, unit norm within {norm_err:.0e}, {seconds:.1f} s')
 
     def distill_batch(self, student_patch: int):
-        from mmengine.dataset import default_collate
-        from PIL import Image
-
-        from ..datasets.grid_distill import GridDistillDataset
         folder = osp.join(self.workdir, 'distill_images')
         if not osp.isdir(folder):
             os.makedirs(folder)
@@ -225,29 +225,19 @@ class SelfCheck:
         return default_collate([data[0], data[1]])
 
     def distiller(self):
-        from mmseg.registry import MODELS
-
-        import declip_mmseg  # noqa: F401
-
-        from ..engine.distill_hook import build_teacher
-        from ..models.vfm import build_vfm
-        from ..testing import TINY_VFM_ARCH
         arch, ckpt = self.eva_files
         model = MODELS.build(dict(
             type='DeCLIPDistiller', loss_content_weight=1.0, loss_context_weight=0.25,
             student=dict(type='DeCLIPViT', model_name=arch, pretrained=ckpt, attn_mode='csa',
                          attn_scale=1.0))).to(self.device)
-        # as DeCLIPDistillHook.before_train: the frozen teachers on the model's device
-        model.set_teachers(build_teacher(model.student).to(self.device),
-                           build_vfm('dinov2-B', self.vfm_file, **TINY_VFM_ARCH).to(self.device))
+        # as DistillHook.before_train: the frozen teachers on the model's device
+        model.attach_teachers(torch.device(self.device),
+                              vfm=dict(name='dinov2-B', weights=self.vfm_file, **TINY_VFM_ARCH))
         return model.train()
 
     def optim_wrapper(self, model, dtype: Optional[str]):
         """mmengine's optimizer wrapper as the Runner builds it from a config, and the autocast
         around ``train_step`` (only CPU autocast needs one; AmpOptimWrapper has its own)."""
-        import contextlib
-
-        from mmengine.optim import build_optim_wrapper
         cfg = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.1))
         outer = contextlib.nullcontext()
         if dtype is not None and self.device == 'cuda':
@@ -299,7 +289,6 @@ class SelfCheck:
 
     def check_dist_test(self):
         """tools/dist_test.sh with 2 processes vs tools/test.py, on a synthetic VOC20."""
-        from ..testing.synthetic_data import make_voc
         gpus = torch.cuda.device_count() if self.device == 'cuda' else 0
         if self.device == 'cuda' and gpus < 2:
             raise Skip(f'{gpus} GPU: NCCL needs one GPU per process (2 processes need 2 GPUs); '
@@ -338,7 +327,6 @@ class SelfCheck:
                 f'{backend}: 2 processes aAcc/mIoU/mAcc {two} vs 1 process {one}')
 
     def check_benchmark_inference(self):
-        from .benchmark import benchmark, format_table
         rows = benchmark(devices=[self.device], repeats=1)
         self.log(format_table(rows))
         ok = all(r['ms_per_image'] > 0
@@ -352,7 +340,6 @@ class SelfCheck:
                     f'{speed}')
 
     def check_benchmark_train(self):
-        from .benchmark import benchmark_train, format_table
         rows = benchmark_train(devices=[self.device], batch_size=1, steps=1)
         self.log(format_table(rows))
         row = rows[0]
@@ -376,7 +363,6 @@ def describe_device(device: str) -> str:
     if device == 'cuda':
         return (f'{torch.cuda.get_device_name()} (CUDA {torch.version.cuda}), '
                 f'torch {torch.__version__}, {torch.cuda.device_count()} GPU(s)')
-    from ..models.cpu_amp import cpu_amp_is_fast
     fast, why = cpu_amp_is_fast(torch.bfloat16)
     return (f'CPU ({os.cpu_count()} cores, torch {torch.__version__}, '
             f"bf16 {'fast' if fast else 'slow'}: {why})")

@@ -1,9 +1,14 @@
+"""Datasets (benchmarks beyond mmseg's own, distillation images, panoptic regions), their
+transforms and the converters of raw releases."""
 from .coco_object import COCO_THINGS, COCOObjectDataset
-from .coco_panoptic_regions import (COCO_PANOPTIC_CLASSES, ADE20KPanopticRegionDataset,
-                                    COCOPanopticRegionDataset)
-from .region_clip import RegionCLIPDataset
+from .coco_panoptic_regions import (
+                                    COCO_PANOPTIC_CLASSES,
+                                    ADE20KPanopticRegionDataset,
+                                    COCOPanopticRegionDataset,
+)
 from .grid_distill import GridDistillDataset
-from .loading import LoadAnnotationsKeepShape, LoadImageWithPillowFallback
+from .region_clip import RegionCLIPDataset
+from .transforms import LoadAnnotationsKeepShape, LoadImageWithPillowFallback
 from .voc20 import PascalVOC20Dataset
 
 __all__ = ['ADE20KPanopticRegionDataset', 'COCOObjectDataset', 'COCOPanopticRegionDataset',

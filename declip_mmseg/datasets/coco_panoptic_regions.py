@@ -28,8 +28,10 @@ from mmseg.registry import DATASETS
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from .ade20k_panoptic import ADE20K_THING_IDS, ade20k_classes
+from ..clip.constants import CLIP_MEAN_01, CLIP_STD_01
 from .coco_object import COCO_THINGS
+from .converters.ade20k_panoptic import ADE20K_THING_IDS, ade20k_classes
+from .transforms.pil import resize_longest
 
 # The 53 stuff classes of panoptic_coco_categories.json, in category-id order (92 ... 200).
 COCO_PANOPTIC_STUFF = (
@@ -44,8 +46,6 @@ COCO_PANOPTIC_STUFF = (
 COCO_PANOPTIC_CLASSES = COCO_THINGS + COCO_PANOPTIC_STUFF  # 133, sorted by category id
 ADE20K_CLASSES = ade20k_classes()                          # 150, ADE20K label order
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 MIN_BOX_SIDE = 8      # DeCLIP's min_size: boxes with w * h < 8 ** 2 are dropped
 MAX_BOX_SIDE = 1024   # and those with w * h > 1024 ** 2
 
@@ -63,12 +63,6 @@ def mask2box(mask: np.ndarray):
     """(x0, y0, x1, y1) of a boolean (H, W) mask, max inclusive (DeCLIP's ``mask2box``)."""
     ys, xs = np.where(mask)
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
-
-
-def resize_longest(height: int, width: int, max_size: int):
-    """Scale and rounded (h, w) when the long side becomes ``max_size`` (DeCLIP's ResizeLongest)."""
-    scale = max_size / float(max(height, width))
-    return scale, round(height * scale), round(width * scale)
 
 
 def load_image(path: str, what: str) -> Image.Image:
@@ -208,7 +202,7 @@ class COCOPanopticRegionDataset(BaseDataset):
         resized = TF.to_tensor(TF.resize(image, [h, w], InterpolationMode.BICUBIC))
         canvas = torch.zeros(3, S, S)
         canvas[:, :h, :w] = resized
-        return TF.normalize(canvas, CLIP_MEAN, CLIP_STD)
+        return TF.normalize(canvas, CLIP_MEAN_01, CLIP_STD_01)
 
     def regions(self, info: dict, segm: np.ndarray) -> Dict[str, torch.Tensor]:
         """Boxes, grid masks, labels and thing flags of an image's segments.

@@ -4,7 +4,8 @@ Per image, as the ``GridDistillDataset`` of DeCLIP (and of CLIPSelf / DenseVLM):
 
 * student view: long side resized to ``image_size`` (bicubic, ratio kept), zero padded on
   the right and bottom to ``image_size`` squared, CLIP normalization;
-* an m x n grid drawn uniformly from a choice set (``grid_style``, see :data:`GRID_STYLES`);
+* an m x n grid drawn uniformly from a choice set (``grid_style``, see
+  :data:`declip_mmseg.registry.GRID_STYLES`);
   at most ``max_boxes`` cells, a random subset; boxes as xyxy normalized to the padded
   student view (so they cover the real image only), flagged valid in column 5;
 * (``with_crops``) every cell cropped from the original image, long side resized to ``crop_size``, centered
@@ -29,19 +30,21 @@ from mmseg.registry import DATASETS
 from PIL import Image
 from torch.utils.data import Dataset
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..clip.constants import CLIP_MEAN_01, CLIP_STD_01, IMAGENET_MEAN_01, IMAGENET_STD_01
+from ..registry import GRID_STYLES, register_grid_style
+from .transforms.pil import resize_longest_padded, resize_max_centered, to_tensor
+
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
+@register_grid_style('declip')
 def _declip_choices(max_split: int) -> List[Tuple[int, int]]:
     """DeCLIP: rows m in 1..M, columns n in (m+1)//2 .. min(2m, M); 24 pairs for M = 6."""
     return [(m, n) for m in range(1, max_split + 1)
             for n in range((m + 1) // 2, min(2 * m + 1, max_split + 1))]
 
 
+@register_grid_style('densevlm')
 def _densevlm_choices(max_split: int) -> List[Tuple[int, int]]:
     """CLIPSelf / DenseVLM: rows m in 2..M, columns n in (m+1)//2 + 1 .. min(2m, M);
     17 pairs for M = 6, 4 to 36 cells."""
@@ -49,12 +52,8 @@ def _densevlm_choices(max_split: int) -> List[Tuple[int, int]]:
             for n in range((m + 1) // 2 + 1, min(2 * m + 1, max_split + 1))]
 
 
-# (rows, columns) choice sets of the grid, by the code base they come from.
-GRID_STYLES = {'declip': _declip_choices, 'densevlm': _densevlm_choices}
-
-
 def grid_choices(max_split: int, style: str = 'declip') -> List[Tuple[int, int]]:
-    """The (rows, columns) layouts a grid is drawn from (see :data:`GRID_STYLES`)."""
+    """The (rows, columns) layouts a grid is drawn from (:data:`declip_mmseg.registry.GRID_STYLES`)."""
     if style not in GRID_STYLES:
         raise ValueError(f'unknown grid_style {style!r}; known: {sorted(GRID_STYLES)}')
     return GRID_STYLES[style](max_split)
@@ -65,33 +64,6 @@ def grid_boxes(rows: int, cols: int) -> np.ndarray:
     xs, ys = np.linspace(0, 1, cols + 1), np.linspace(0, 1, rows + 1)
     return np.array([[xs[c], ys[r], xs[c + 1], ys[r + 1]]
                      for r in range(rows) for c in range(cols)], dtype=np.float64)
-
-
-def to_tensor(image: Image.Image, mean, std) -> torch.Tensor:
-    """PIL RGB -> normalized (3, H, W) float tensor."""
-    arr = torch.from_numpy(np.asarray(image.convert('RGB'), dtype=np.float32) / 255.0)
-    arr = arr.permute(2, 0, 1)
-    return (arr - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
-
-
-def resize_longest_padded(image: Image.Image, size: int) -> Tuple[Image.Image, float]:
-    """Long side to ``size`` (bicubic), pasted top-left on a black size x size canvas."""
-    w, h = image.size
-    scale = size / max(w, h)
-    resized = image.resize((round(w * scale), round(h * scale)), Image.BICUBIC)
-    canvas = Image.new('RGB', (size, size))
-    canvas.paste(resized, (0, 0))
-    return canvas, scale
-
-
-def resize_max_centered(image: Image.Image, size: int) -> Image.Image:
-    """Long side to ``size`` (bicubic), centered on a black size x size canvas."""
-    w, h = image.size
-    scale = size / max(w, h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    canvas = Image.new('RGB', (size, size))
-    canvas.paste(image.resize((nw, nh), Image.BICUBIC), ((size - nw) // 2, (size - nh) // 2))
-    return canvas
 
 
 def list_images(img_dir: str, ann_file: Optional[str] = None) -> List[str]:
@@ -127,13 +99,13 @@ class GridDistillDataset(Dataset):
         student_patch, vfm_patch: patch sizes fixing the VFM view's size.
         max_split, max_boxes: grid choice set and number of boxes kept.
         min_size: images whose shorter side is smaller are skipped.
-        grid_style: 'declip' or 'densevlm' (also CLIPSelf's), see :data:`GRID_STYLES`.
+        grid_style: 'declip' or 'densevlm' (also CLIPSelf's), see :func:`grid_choices`.
         with_crops: also return the cells cropped from the image (the crop teacher's input;
             DenseVLM does not use them).
         with_vfm_view: also return the VFM view (DeCLIP's context teacher).
         seed: the grid drawn for image i in epoch e depends only on (seed, e, i), so a resumed
             run sees the same grids as an uninterrupted one; :meth:`set_epoch` is called by
-            ``DeCLIPDistillHook`` before every epoch.
+            ``DistillHook`` before every epoch.
     Item: ``dict(inputs=(3, S, S), data_samples=dict(boxes=(max_boxes, 5), crops=(max_boxes, 3,
     c, c), vfm_inputs=(3, V, V)))`` (crops / vfm_inputs only when asked for); unused box rows
     are zero (valid flag 0).
@@ -202,11 +174,11 @@ class GridDistillDataset(Dataset):
         for i, (x0, y0, x1, y1) in enumerate(cells):
             if self.with_crops:
                 crop = resize_max_centered(image.crop((x0, y0, x1, y1)), self.crop_size)
-                samples['crops'][i] = to_tensor(crop, CLIP_MEAN, CLIP_STD)
+                samples['crops'][i] = to_tensor(crop, CLIP_MEAN_01, CLIP_STD_01)
             boxes[i, :4] = torch.tensor([x0, y0, x1, y1]) * scale / self.image_size
             boxes[i, 4] = 1.0
         if self.with_vfm_view:
             vfm_view, _ = resize_longest_padded(image, self.vfm_size)
-            samples['vfm_inputs'] = to_tensor(vfm_view, IMAGENET_MEAN, IMAGENET_STD)
-        return dict(inputs=to_tensor(student, CLIP_MEAN, CLIP_STD), data_samples=samples)
+            samples['vfm_inputs'] = to_tensor(vfm_view, IMAGENET_MEAN_01, IMAGENET_STD_01)
+        return dict(inputs=to_tensor(student, CLIP_MEAN_01, CLIP_STD_01), data_samples=samples)
 

@@ -19,7 +19,9 @@ import torch
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from .grid_distill import CLIP_MEAN, CLIP_STD, GridDistillDataset, resize_longest_padded, to_tensor
+from ..clip.constants import CLIP_MEAN_01, CLIP_STD_01
+from .grid_distill import GridDistillDataset
+from .transforms.pil import resize_longest_padded, to_tensor
 
 
 @DATASETS.register_module()
@@ -76,5 +78,5 @@ class RegionCLIPDataset(GridDistillDataset):
         for i, (x0, y0, x1, y1, cls) in enumerate(self.boxes[index][:self.max_boxes]):
             rows[i, :4] = torch.tensor([x0, y0, x1, y1]) * scale / self.image_size
             rows[i, 4], rows[i, 5] = cls, 1.0
-        return dict(inputs=to_tensor(student, CLIP_MEAN, CLIP_STD),
+        return dict(inputs=to_tensor(student, CLIP_MEAN_01, CLIP_STD_01),
                     data_samples=dict(boxes=rows))

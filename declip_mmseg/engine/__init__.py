@@ -1,6 +1,5 @@
-from .distill_hook import DeCLIPDistillHook, DistillHook, export_student
+"""Training-loop plug-ins: hooks (distillation stage, drawing) and parameter schedulers."""
+from .hooks import DeCLIPDistillHook, DistillHook, SegVisualizationHookAnyFormat
 from .schedulers import WarmupCosineLR
-from .visualizer import SegLocalVisualizerAnySize, SegVisualizationHookAnyFormat
 
-__all__ = ['DeCLIPDistillHook', 'DistillHook', 'SegLocalVisualizerAnySize',
-           'SegVisualizationHookAnyFormat', 'WarmupCosineLR', 'export_student']
+__all__ = ['DeCLIPDistillHook', 'DistillHook', 'SegVisualizationHookAnyFormat', 'WarmupCosineLR']

@@ -1,4 +1,4 @@
-from .per_class_iou import PerClassIoUMetric
-from .region_classification import RegionClassificationMetric
+"""Metrics: mIoU with per-class IoU for the spreadsheet, region-classification accuracy."""
+from .metrics import PerClassIoUMetric, RegionClassificationMetric
 
 __all__ = ['PerClassIoUMetric', 'RegionClassificationMetric']

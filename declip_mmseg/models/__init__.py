@@ -1,14 +1,18 @@
-from .backbones import DeCLIPViT
-from .clip_loader import build_clip
-from .decoupled_attention import ATTN_MODES, register_attn_mode
-from .distillers import (CLIPSelfDistiller, DeCLIPDistiller, DenseVLMDistiller, DistillerBase,
-                         RegionCLIPDistiller)
-from .region_classifier import DenseRegionClassifier, classify_regions
-from .segmentors import ZeroShotSegmentor
-from .text_classifier import ZeroShotTextClassifier
-from .vfm import VFM_BUILDERS, build_vfm
+"""Models by role, as mmseg groups them: ``backbones/`` (dense CLIP towers, attention rules,
+VFMs), ``heads/`` (features -> class scores), ``losses/``, ``segmentors/``, ``distillers/``
+(training methods), ``utils/``; :mod:`.builder` builds a backbone and its text tower from one
+CLIP."""
+from .backbones import DeCLIPViT, DenseCLIPViT, build_vfm
+from .distillers import (
+                         CLIPSelfDistiller,
+                         DeCLIPDistiller,
+                         DenseVLMDistiller,
+                         DistillerBase,
+                         RegionCLIPDistiller,
+)
+from .heads import ZeroShotTextClassifier, classify_regions
+from .segmentors import DenseRegionClassifier, ZeroShotSegmentor
 
-__all__ = ['CLIPSelfDistiller', 'DeCLIPDistiller', 'DenseVLMDistiller', 'DistillerBase',
-           'RegionCLIPDistiller', 'DeCLIPViT', 'DenseRegionClassifier', 'ZeroShotSegmentor',
-           'ZeroShotTextClassifier', 'build_clip', 'build_vfm', 'classify_regions',
-           'ATTN_MODES', 'VFM_BUILDERS', 'register_attn_mode']
+__all__ = ['CLIPSelfDistiller', 'DeCLIPDistiller', 'DeCLIPViT', 'DenseCLIPViT',
+           'DenseRegionClassifier', 'DenseVLMDistiller', 'DistillerBase', 'RegionCLIPDistiller',
+           'ZeroShotSegmentor', 'ZeroShotTextClassifier', 'build_vfm', 'classify_regions']

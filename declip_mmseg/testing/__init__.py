@@ -7,7 +7,11 @@ them runs the real loading and forward code.
 import json
 import os
 
+import open_clip
+import timm
 import torch
+
+from ..clip import resolve_model_name
 
 TINY_ARCH = {
     'embed_dim': 32,
@@ -39,9 +43,6 @@ TINY_VFM_ARCH = dict(depth=2, embed_dim=48, num_heads=2)
 def write_tiny_clip(folder, name='TinyCLIP-Test', seed=0, arch=TINY_ARCH):
     """Write ``<name>.json`` (architecture) and ``<name>.pt`` (random weights, open_clip format);
     returns both paths."""
-    import open_clip
-
-    from declip_mmseg.models.clip_loader import resolve_model_name
     os.makedirs(folder, exist_ok=True)
     arch_path = os.path.join(folder, f'{name}.json')
     with open(arch_path, 'w') as f:
@@ -69,7 +70,6 @@ def write_tiny_clip(folder, name='TinyCLIP-Test', seed=0, arch=TINY_ARCH):
 
 def write_tiny_vfm(path, seed=0):
     """Random weights of :data:`TINY_VFM_ARCH` in timm's format; returns ``path``."""
-    import timm
     torch.manual_seed(seed)
     model = timm.create_model('vit_base_patch14_reg4_dinov2', pretrained=False, num_classes=0,
                               **TINY_VFM_ARCH)

@@ -11,6 +11,8 @@ import os.path as osp
 import numpy as np
 from PIL import Image
 
+from ..datasets.converters.coco_object import STUFF164K_RAW_TO_TRAIN
+
 VOC_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128, 128, 0, 128, 0, 128, 128,
                128, 128, 128, 64, 0, 0, 192, 0, 0, 64, 128, 0, 192, 128, 0, 64, 0, 128, 192, 0, 128,
                64, 128, 128, 192, 128, 128, 0, 64, 0, 128, 64, 0, 0, 192, 0, 128, 192, 0, 0, 64, 128]
@@ -101,7 +103,6 @@ def make_coco_stuff(root, n=3, seed=4, raw=True):
     With ``raw`` also the original stuffthingmaps ``<id>.png`` (ids 0-181,
     255) that ``datasets/cvt_coco_object.py`` reads.
     """
-    from declip_mmseg.datasets.coco_conversion import STUFF164K_RAW_TO_TRAIN
     rng = np.random.default_rng(seed)
     raw_ids = np.array(sorted(k for k in STUFF164K_RAW_TO_TRAIN if k != 255))
     for img_id, size in zip(COCO_IDS[:n], _sizes(n)):

@@ -1,12 +1,16 @@
+"""Vocabularies (:mod:`.class_names`), prompt templates (:mod:`.templates`) and their CLIP
+text embeddings (:mod:`.embeddings`)."""
 from .class_names import (
-    ClassNameError,
-    ClassNameWarning,
-    Vocabulary,
-    load_vocabulary,
-    parse_lines,
-    read_class_names,
+                          ClassNameError,
+                          ClassNameWarning,
+                          Vocabulary,
+                          load_vocabulary,
+                          parse_lines,
+                          read_class_names,
 )
-from .templates import TEMPLATE_SETS, get_templates, register_templates
+from .embeddings import TextEncoder, load_embeddings_file, mean_over_templates
+from .templates import get_templates
 
-__all__ = ['ClassNameError', 'ClassNameWarning', 'Vocabulary', 'load_vocabulary', 'parse_lines',
-           'read_class_names', 'TEMPLATE_SETS', 'get_templates', 'register_templates']
+__all__ = ['ClassNameError', 'ClassNameWarning', 'TextEncoder', 'Vocabulary', 'get_templates',
+           'load_embeddings_file', 'load_vocabulary', 'mean_over_templates', 'parse_lines',
+           'read_class_names']

@@ -4,17 +4,11 @@ Every template is a ``str.format`` pattern with one ``{}`` for the class name; i
 use ``{article}``, filled with "a" or "an" for the name (ViLD / DenseVLM), see
 :func:`fill_template`.
 """
-from typing import Dict, List, Sequence, Union
+from typing import List, Sequence, Union
 
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES
 
-TEMPLATE_SETS: Dict[str, List[str]] = {}
-
-
-def register_templates(name: str, templates: Sequence) -> None:
-    """Add a template set; items are format strings or one-argument callables."""
-    TEMPLATE_SETS[name] = [t if isinstance(t, str) else t('{}') for t in templates]
-
+from ..registry import TEMPLATE_SETS, register_templates
 
 # The 80 prompts of OpenAI's ImageNet zero-shot evaluation (ClearCLIP, DeCLIP, SCLIP).
 register_templates('openai_imagenet', OPENAI_IMAGENET_TEMPLATES)

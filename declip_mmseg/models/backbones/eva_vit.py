@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from open_clip.timm_model import TimmModel
 from timm.models.eva import Eva
 
-from .tower_registry import register_tower
+from ...registry import register_tower
 
 
 def eva_rope(grid: Tuple[int, int], head_dim: int, ref_grid: int = 16,

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from open_clip.transformer import VisionTransformer
 
-from .tower_registry import register_tower
+from ...registry import register_tower
 
 
 @register_tower(VisionTransformer)

@@ -5,6 +5,5 @@ from .declip import DeCLIPDistiller
 from .densevlm import DenseVLMDistiller
 from .regionclip import RegionCLIPDistiller
 
-
 __all__ = ['CLIPSelfDistiller', 'DeCLIPDistiller', 'DenseVLMDistiller', 'DistillerBase',
            'RegionCLIPDistiller']

@@ -1,26 +1,36 @@
 """DistillerBase: what every distillation method shares.
 
-A student CLIP image tower (:class:`DeCLIPViT`), which of its parameters train, the frozen
+A student CLIP image tower (:class:`DenseCLIPViT`), which of its parameters train, the frozen
 teachers (attached by :class:`declip_mmseg.engine.DistillHook` and kept out of the module
-tree, so checkpoints hold the student only), and ``predict()``: region classification with
-the student's dense features (the validation of DeCLIP and DenseVLM). A method subclasses it
-and defines ``attach_teachers`` and ``loss``; one file per method in this package.
+tree, so checkpoints hold the student only), ``predict()``: region classification with the
+student's dense features (the validation of DeCLIP and DenseVLM), and :meth:`export`: the
+student as a whole CLIP file. A method subclasses it and defines ``attach_teachers`` and
+``loss``; one file per method in this package.
+
+The CLIP is built once: its image tower becomes the student, a frozen copy of that tower (the
+initial weights) is kept for the teachers and the export, and its text tower serves the
+validation classifier, the methods' text embeddings and the export.
 """
 import contextlib
+import copy
 from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModel
-from mmseg.registry import MODELS
+
+from ...clip import blend, save_clip, weight_source
+from ...text import TextEncoder
+from ..builder import build_dense_backbone, build_text_classifier
+from ..heads.region_classifier import classify_regions
 
 
 class DistillerBase(BaseModel):
     """Student CLIP image tower, frozen teachers, region-classification ``predict``.
 
     Args:
-        student: :class:`DeCLIPViT` config (weights, dense path of the last block).
+        student: :class:`DenseCLIPViT` config (weights, dense path of the last block).
         unlocked_blocks: how many of the last transformer blocks train (None: all). Parts
             outside the blocks (patch embedding, positions, final norm, projection) stay
             frozen, and so do block parameters the method's dense path never uses (found by
@@ -39,17 +49,18 @@ class DistillerBase(BaseModel):
                  init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor or dict(type='BaseDataPreprocessor'),
                          init_cfg=init_cfg)
-        self.student = MODELS.build(student)
+        self.student, text_clip = build_dense_backbone(student)
+        # kept out of the module tree (no checkpoint entries, no DDP parameters):
+        # the initial image tower, frozen, and the text tower of the same CLIP
+        self._frozen: Dict[str, nn.Module] = dict(
+            initial_tower=copy.deepcopy(self.student.tower.visual).requires_grad_(False).eval())
+        self.text_encoder = TextEncoder(**weight_source(student), clip=text_clip)
         self.val_attn_mode = val_attn_mode
         self.normalize_tokens = bool(normalize_tokens)
         self.val_text_classifier = None
         if val_text_classifier is not None:
-            cfg = dict(val_text_classifier)
-            if cfg.get('embeddings_file') is None:
-                for key in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu'):
-                    if key in student:
-                        cfg.setdefault(key, student[key])
-            self.val_text_classifier = MODELS.build(cfg)
+            self.val_text_classifier = build_text_classifier(val_text_classifier, student,
+                                                             text_clip)
             self.val_text_classifier.requires_grad_(False)
         self._teachers: Dict[str, nn.Module] = {}
         self.freeze(unlocked_blocks)
@@ -88,6 +99,12 @@ class DistillerBase(BaseModel):
         return self
 
     # -- teachers --------------------------------------------------------------
+    def initial_image_tower(self) -> nn.Module:
+        """The student's image tower as built, before any training, frozen (crops -> image
+        embeddings): the teacher of DeCLIP's content loss and of CLIPSelf. A resumed run has
+        the same one as a fresh run (the checkpoint only loads the student)."""
+        return self._frozen['initial_tower']
+
     def attach_teachers(self, device: torch.device, **specs) -> None:
         """Build the frozen teachers on ``device`` (called by ``DistillHook.before_train``
         with the hook's ``teachers`` dict) and :meth:`set_teachers` them."""
@@ -136,7 +153,6 @@ class DistillerBase(BaseModel):
 
     def predict(self, inputs: torch.Tensor, data_samples=None):
         """Region classification of the validation regions (see ``DenseRegionClassifier``)."""
-        from ..region_classifier import classify_regions
         if self.val_text_classifier is None:
             raise RuntimeError('validation needs val_text_classifier (the category names)')
         if isinstance(inputs, (list, tuple)):  # pseudo_collate keeps images in a list
@@ -155,7 +171,15 @@ class DistillerBase(BaseModel):
         finally:
             self.student.attn_mode = saved
 
-
+    # -- export ------------------------------------------------------------------
+    def export(self, path: str, alpha: Optional[float] = None) -> str:
+        """Save the student as a whole CLIP in open_clip format (text tower: the base
+        weights'), optionally blended ``alpha * student + (1 - alpha) * initial`` (DeCLIP's and
+        DenseVLM's weight ensembling at save time). Loads with
+        ``DenseCLIPViT(model_name, pretrained=path)`` and plain open_clip."""
+        trained = {k: v.detach().cpu() for k, v in self.student.tower.visual.state_dict().items()}
+        initial = {k: v.detach().cpu() for k, v in self.initial_image_tower().state_dict().items()}
+        return save_clip(self.text_encoder.text_tower(), blend(trained, initial, alpha), path)
 
 
 def valid_boxes(boxes: torch.Tensor):

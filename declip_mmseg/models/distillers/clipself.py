@@ -1,12 +1,12 @@
-"""CLIPSelf (ICLR'24), as DenseVLM's code base runs it: region features learn the frozen
+"""CLIPSelf (ICLR'24, arXiv 2310.01403), as DenseVLM's code base runs it: region features learn the frozen
 initial CLIP's embeddings of the region crops (``1 - cosine``)."""
 from typing import Dict
 
 import torch
 from mmseg.registry import MODELS
 
-from ..distill_losses import content_loss
-from ..region_pooling import roi_pool
+from ..losses import content_loss
+from ..utils.region_pooling import roi_pool
 from .base import DistillerBase, valid_boxes
 
 
@@ -29,8 +29,8 @@ class CLIPSelfDistiller(DistillerBase):
         self.loss_cosine_weight = float(loss_cosine_weight)
 
     def attach_teachers(self, device) -> None:
-        from ...engine.distill_hook import build_teacher
-        self.set_teachers(teacher=build_teacher(self.student).to(device))
+        """The initial CLIP's image tower (crops -> embeddings)."""
+        self.set_teachers(teacher=self.initial_image_tower().to(device))
 
     def describe(self) -> str:
         return 'CLIPSelf distillation from the initial CLIP'

@@ -1,8 +1,8 @@
-"""DenseVLM (ICCV'25): region-category distributions of a frozen P-VLM over a thing + stuff
+"""DenseVLM (ICCV'25, arXiv 2412.06244): region-category distributions of a frozen P-VLM over a thing + stuff
 vocabulary, learned things and stuff apart (:func:`densevlm_loss`).
 
 The student's dense path is EVA-CLIP's ``encode_dense``: the last block with its attention
-replaced by the value path (``DeCLIPViT(attn_mode='identity', residual=True, ffn=True)``),
+replaced by the value path (``DenseCLIPViT(attn_mode='identity', residual=True, ffn=True)``),
 every token L2-normalized, regions pooled by a 1x1 aligned RoIAlign.
 """
 import os.path as osp
@@ -11,19 +11,18 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmseg.registry import MODELS
 
-from ...text import load_vocabulary
-from ..clip_loader import looks_like_path
-from ..distill_losses import densevlm_loss_with_stats
-from ..region_pooling import roi_pool
+from ...clip import looks_like_path, weight_source
+from ...text import TextEncoder, get_templates, load_embeddings_file, load_vocabulary
+from ..builder import build_dense_backbone
+from ..losses import densevlm_loss_with_stats
+from ..utils.region_pooling import roi_pool
 from .base import DistillerBase, valid_boxes
-
 
 DENSEVLM_TEACHER_HINT = (
     'DenseVLM distils from clipself_coco_6_save6_512_eva_vitl14_24layers.pt, a CLIPSelf-tuned '
     'EVA02-CLIP-L/14-336 (https://huggingface.co/lyhisme/DenseVLM); put it in checkpoints/, or '
     'point the DistillHook\'s teachers.teacher.pretrained at any open_clip / EVA-CLIP file of '
     'the teacher architecture (teachers.teacher.model_name)')
-
 
 
 @MODELS.register_module()
@@ -63,7 +62,7 @@ class DenseVLMDistiller(DistillerBase):
         if not 0 <= int(num_thing_classes) <= self.vocabulary.num_classes:
             raise ValueError(f'num_thing_classes {num_thing_classes} is outside 0..'
                              f'{self.vocabulary.num_classes} (the vocabulary size)')
-        self.templates = templates
+        self.templates = get_templates(templates)
         self.num_thing_classes = int(num_thing_classes)
         self.temperature = float(temperature)
         self.min_confidence = float(min_confidence)
@@ -71,17 +70,13 @@ class DenseVLMDistiller(DistillerBase):
         self._text: Dict[str, torch.Tensor] = {}
         for side, path in self.text_files.items():  # read now: a bad file fails before training
             if path is not None:
-                self._text[side] = self._text_classifier(path, None).query_embeddings
+                self._text[side] = load_embeddings_file(path, len(self.vocabulary.queries),
+                                                        self.vocabulary.source)
 
-    def _text_classifier(self, embeddings_file: Optional[str], clip: Optional[dict],
-                         device=None):
-        from ..text_classifier import ZeroShotTextClassifier
-        clip = {k: v for k, v in (clip or {}).items()
-                if k in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu')}
-        return ZeroShotTextClassifier(
-            class_names=self.vocabulary, templates=self.templates, normalize_mean=False,
-            embeddings_file=embeddings_file,
-            encode_device=str(device) if device is not None else None, **clip)
+    def class_embeddings(self, encoder: TextEncoder) -> torch.Tensor:
+        """(K, E) embeddings of the vocabulary with ``encoder``'s text tower: the plain mean of
+        the unit-norm prompt embeddings, not renormalised (DenseVLM's generator)."""
+        return encoder.embed(self.vocabulary.queries, self.templates, normalize_mean=False)
 
     def attach_teachers(self, device, teacher: Optional[dict] = None) -> None:
         """Build the frozen P-VLM (``teacher``: model_name, pretrained, checkpoint of a CLIP
@@ -95,17 +90,16 @@ class DenseVLMDistiller(DistillerBase):
                 raise FileNotFoundError(f'DenseVLM teacher weights {path!r} do not exist. '
                                         f'{DENSEVLM_TEACHER_HINT}')
         s = self.student
-        net = MODELS.build(dict(type='DeCLIPViT', attn_mode=s.attn_mode, residual=s.residual,
-                                ffn=s.ffn, attn_scale=None if s.attn_mode == 'identity'
-                                else s.attn_scale, **teacher))
-        student_clip = dict(model_name=s.model_name, pretrained=s.pretrained,
-                            checkpoint=s.checkpoint, quick_gelu=s.quick_gelu)
+        net, text_clip = build_dense_backbone(dict(
+            type='DenseCLIPViT', attn_mode=s.attn_mode, residual=s.residual, ffn=s.ffn,
+            attn_scale=None if s.attn_mode == 'identity' else s.attn_scale, **teacher))
+        encoders = dict(student=self.text_encoder,
+                        teacher=TextEncoder(**weight_source(teacher), clip=text_clip))
         text = {}
-        for side, clip, width in (('student', student_clip, s.embed_dim),
-                                  ('teacher', teacher, net.embed_dim)):
+        for side, width in (('student', s.embed_dim), ('teacher', net.embed_dim)):
             emb = self._text.get(side)
             if emb is None:
-                emb = self._text_classifier(None, clip, device).query_embeddings
+                emb = self.class_embeddings(encoders[side])
             if emb.shape[1] != width:
                 raise ValueError(f'{side} text embeddings ({self.text_files[side] or "encoded"}) '
                                  f'have {emb.shape[1]} channels but the {side} model outputs '

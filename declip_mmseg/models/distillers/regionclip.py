@@ -5,10 +5,10 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmseg.registry import MODELS
 
-from ...text import load_vocabulary
-from ..distill_losses import region_clip_loss
-from ..region_pooling import roi_pool
-from .base import DistillerBase
+from ...text import get_templates, load_embeddings_file, load_vocabulary
+from ..losses import region_clip_loss
+from ..utils.region_pooling import roi_pool
+from .base import DistillerBase, valid_boxes
 
 
 @MODELS.register_module()
@@ -41,8 +41,6 @@ class RegionCLIPDistiller(DistillerBase):
 
     def attach_teachers(self, device) -> None:
         """The noun embeddings and the initial CLIP's logit scale (no teacher network)."""
-        from ..clip_loader import build_clip
-        from ..text_classifier import ZeroShotTextClassifier, load_embeddings_file
         s = self.student
         classes = list(self.train_classes or [])
         if self.text_embeddings_file is not None:
@@ -52,16 +50,12 @@ class RegionCLIPDistiller(DistillerBase):
             if not classes:
                 raise ValueError('RegionCLIP needs text_embeddings= or a training set with '
                                  "category names (metainfo['classes'])")
-            emb = ZeroShotTextClassifier(
-                class_names=load_vocabulary(classes, split_synonyms=False),
-                templates=self.templates, model_name=s.model_name, pretrained=s.pretrained,
-                checkpoint=s.checkpoint, quick_gelu=s.quick_gelu,
-                encode_device=str(device)).query_embeddings
+            vocabulary = load_vocabulary(classes, split_synonyms=False)
+            emb = self.text_encoder.embed(vocabulary.queries, get_templates(self.templates))
         if emb.shape[1] != s.embed_dim:
             raise ValueError(f'noun embeddings have {emb.shape[1]} channels but the student '
                              f'outputs {s.embed_dim}')
-        scale = float(build_clip(s.model_name, s.pretrained, checkpoint=s.checkpoint,
-                                 quick_gelu=s.quick_gelu).logit_scale.detach().exp())
+        scale = float(self.text_encoder.text_tower().logit_scale.detach().exp())
         self.set_teachers(noun_embeddings=emb.to(device), logit_scale=scale)
 
     def describe(self) -> str:
@@ -71,8 +65,7 @@ class RegionCLIPDistiller(DistillerBase):
     def loss(self, inputs: torch.Tensor, data_samples: dict) -> Dict[str, torch.Tensor]:
         """``data_samples['boxes']`` (B, K, 6): xyxy in [0, 1], class, valid."""
         rows = data_samples['boxes']
-        keep = rows[..., 5] > 0.5
-        boxes = [r[k, :4] for r, k in zip(rows, keep)]
+        boxes, keep = valid_boxes(rows)
         labels = rows[keep][:, 4].long()
         content, _ = self.dense(inputs)
         feats = roi_pool(content, boxes)

@@ -1,3 +1,7 @@
-from .zero_shot_segmentor import CLIP_MEAN, CLIP_STD, ZeroShotSegmentor
+"""Segmentors and what their predictions are made of: windows, patch fitting, post-processing,
+bounded-memory labelling."""
+from . import patch_fit, postprocess  # noqa: F401  (register the patch-fit rules and steps)
+from .dense_region_classifier import DenseRegionClassifier
+from .zero_shot_segmentor import ZeroShotSegmentor
 
-__all__ = ['ZeroShotSegmentor', 'CLIP_MEAN', 'CLIP_STD']
+__all__ = ['DenseRegionClassifier', 'ZeroShotSegmentor']

@@ -1,4 +1,4 @@
-"""Post-processing steps of :class:`ZeroShotSegmentor`, registered by name.
+"""Post-processing steps of :class:`ZeroShotSegmentor`, registered in mmseg's ``MODELS``.
 
 A step is an ``nn.Module`` (so it follows the model to its device) with a
 ``stage``:
@@ -20,11 +20,16 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.registry import Registry
+from mmseg.registry import MODELS
 from torch import nn
 
-POSTPROCESS = Registry('postprocess')
 STAGES = ('logits', 'probs')
+
+
+def postprocess_steps() -> list:
+    """Names of the registered post-processing steps (models with a ``stage``)."""
+    return sorted(name for name, cls in MODELS.module_dict.items()
+                  if getattr(cls, 'stage', None) in STAGES)
 
 
 def build_postprocess(cfgs: Optional[Sequence[dict]]) -> nn.ModuleList:
@@ -32,13 +37,11 @@ def build_postprocess(cfgs: Optional[Sequence[dict]]) -> nn.ModuleList:
     for cfg in cfgs or []:
         if not isinstance(cfg, dict) or 'type' not in cfg:
             raise ValueError(f'postprocess steps are dicts with a type, got {cfg!r}; known types: '
-                             f'{sorted(POSTPROCESS.module_dict)}')
-        if cfg['type'] not in POSTPROCESS.module_dict:
+                             f'{postprocess_steps()}')
+        if cfg['type'] not in postprocess_steps():
             raise ValueError(f"unknown postprocess step {cfg['type']!r}; known: "
-                             f'{sorted(POSTPROCESS.module_dict)}')
-        step = POSTPROCESS.build(cfg)
-        assert step.stage in STAGES, step
-        steps.append(step)
+                             f'{postprocess_steps()}')
+        steps.append(MODELS.build(cfg))
     return steps
 
 
@@ -59,7 +62,7 @@ def _neighbours(x: torch.Tensor, dilations: Sequence[int], centre: bool) -> torc
     return torch.stack(out, dim=2)
 
 
-@POSTPROCESS.register_module()
+@MODELS.register_module()
 class PAMR(nn.Module):
     """Pixel-adaptive mask refinement (Araslanov & Roth, CVPR'20), as NACLIP / SCLIP run it.
 
@@ -121,7 +124,7 @@ class PAMR(nn.Module):
         return torch.cat(out, dim=1).to(dtype)
 
 
-@POSTPROCESS.register_module()
+@MODELS.register_module()
 class AreaThreshold(nn.Module):
     """SCLIP's ``area_thd`` (VOC21): drop foreground classes with a small predicted area.
 

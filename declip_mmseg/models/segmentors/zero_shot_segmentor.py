@@ -25,25 +25,23 @@ The arithmetic follows ClearCLIP's / SCLIP's ``forward_slide`` /
 ``postprocess_result``.
 """
 import contextlib
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from ..cpu_amp import warn_if_slow_cpu_amp
+from ...clip.constants import CLIP_MEAN_255, CLIP_STD_255
+from ...registry import PATCH_FITS
+from ..builder import build_backbone_and_text
+from ..utils.cpu_amp import warn_if_slow_cpu_amp
 from .chunked_labels import chunk_size_for, labels_in_chunks, upsample
 from .memory import ensure_fits
 from .postprocess import build_postprocess
-from .sliding_window import centered_padding, window_boxes
+from .sliding_window import window_boxes
 
-# OpenAI CLIP's normalization on the 0-255 scale (also used for EVA-CLIP).
-CLIP_MEAN = [122.771, 116.746, 104.094]
-CLIP_STD = [68.501, 66.632, 70.323]
-PATCH_FITS = ('pad', 'corner', 'floor')
 AMP_DTYPES = {'float16': torch.float16, 'fp16': torch.float16,
               'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16, None: None}
 
@@ -55,13 +53,14 @@ def original_size(img: torch.Tensor, meta: dict):
 
 @MODELS.register_module()
 class ZeroShotSegmentor(BaseSegmentor):
-    """Backbone (:class:`DeCLIPViT`) + text classifier, no trainable head.
+    """Backbone (:class:`DenseCLIPViT`) + text classifier, no trainable head.
 
     Args:
         backbone: config of the dense CLIP backbone.
         text_classifier: config of :class:`ZeroShotTextClassifier`; its
             ``model_name`` / ``pretrained`` / ``quick_gelu`` default to the
-            backbone's, so weights are named once.
+            backbone's, so weights are named once (and the CLIP built once,
+            :func:`declip_mmseg.models.builder.build_backbone_and_text`).
         logit_scale: factor on cosine logits before the softmax.
         prob_thd: minimum class probability; lower pixels become class 0.
         inference_mode: ``'slide'`` or ``'whole'``.
@@ -77,17 +76,16 @@ class ZeroShotSegmentor(BaseSegmentor):
             :mod:`declip_mmseg.models.segmentors.postprocess`), e.g.
             ``[dict(type='PAMR', num_iter=10, dilations=(8, 16))]``.
         patch_fit: how an input whose sides are not multiples of the patch size
-            meets the patch grid: ``'pad'`` centred zero padding, logits cropped
-            back (ClearCLIP, ProxyCLIP, DeCLIP); ``'floor'`` the bottom / right
-            remainder is ignored, as the patch convolution does, and the logits
-            are stretched to the full input (SCLIP, NACLIP); ``'corner'`` zero
-            padding at the bottom / right, logits of the padded grid stretched
-            to the input (MaskCLIP's mmseg ``PatchEmbed(padding='corner')``).
+            meets the patch grid (:mod:`.patch_fit`): ``'pad'`` (ClearCLIP,
+            ProxyCLIP, DeCLIP), ``'floor'`` (SCLIP, NACLIP), ``'corner'`` (MaskCLIP).
         keep_seg_logits: also return the (C, H, W) class probabilities at the
             original size as ``seg_logits`` (C x H x W float32: 14 GB for 150
             classes on a 24-megapixel photo); by default only the labels are made.
         postprocess_memory_mb: memory for the full-size post-processing
             temporaries; sets how many queries are upsampled at a time.
+
+    ``progress``: an optional ``callback(windows_done, windows_total)`` called after each
+    group of windows (the demo and the web page set it; None otherwise).
     """
 
     def __init__(self, backbone: dict, text_classifier: dict, data_preprocessor: Optional[dict] = None,
@@ -98,22 +96,17 @@ class ZeroShotSegmentor(BaseSegmentor):
                  keep_seg_logits: bool = False, postprocess_memory_mb: int = 512,
                  init_cfg=None):
         if data_preprocessor is None:
-            data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD,
-                                     bgr_to_rgb=True)
+            data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN_255,
+                                     std=CLIP_STD_255, bgr_to_rgb=True)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if inference_mode not in ('slide', 'whole'):
             raise ValueError(f"inference_mode must be 'slide' or 'whole', got {inference_mode!r}")
         if patch_fit not in PATCH_FITS:
-            raise ValueError(f'patch_fit must be one of {PATCH_FITS}, got {patch_fit!r}')
+            raise ValueError(f'patch_fit must be one of {tuple(PATCH_FITS)}, got {patch_fit!r}')
         for name, value in (('amp_dtype', amp_dtype), ('cpu_amp_dtype', cpu_amp_dtype)):
             if value not in AMP_DTYPES:
                 raise ValueError(f'{name} must be one of {list(AMP_DTYPES)}, got {value!r}')
-        text_classifier = dict(text_classifier)
-        for key in ('model_name', 'pretrained', 'checkpoint', 'quick_gelu'):
-            if key in backbone:
-                text_classifier.setdefault(key, backbone[key])
-        self.backbone = MODELS.build(backbone)
-        self.text_classifier = MODELS.build(text_classifier)
+        self.backbone, self.text_classifier = build_backbone_and_text(backbone, text_classifier)
         self.logit_scale = float(logit_scale)
         self.prob_thd = float(prob_thd)
         self.inference_mode = inference_mode
@@ -126,6 +119,7 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.postprocess = build_postprocess(postprocess)
         self.keep_seg_logits = bool(keep_seg_logits)
         self.postprocess_memory_mb = int(postprocess_memory_mb)
+        self.progress: Optional[Callable[[int, int], None]] = None
         if patch_fit != 'pad' and getattr(self.backbone, 'proxy', None) is not None:
             raise ValueError("proxy attention pads windows to lcm(CLIP patch, VFM patch) as "
                              "ProxyCLIP does: use patch_fit='pad'")
@@ -151,32 +145,17 @@ class ZeroShotSegmentor(BaseSegmentor):
     def query_logits(self, inputs: torch.Tensor, grid_if_unpadded: bool = False) -> torch.Tensor:
         """Cosine logits of every query, (B, 3, H, W) -> (B, Q, H, W).
 
-        Fits the input to the patch grid as ``patch_fit`` says, scores the
-        patch features and upsamples them bilinearly to the input size (H, W).
-        ``grid_if_unpadded``: with ``'pad'`` and no padding needed, return the
-        patch-grid logits (B, Q, H/p, W/p) instead, for ClearCLIP's whole-image
-        rule (grid straight to the original size).
+        Fits the input to the patch grid as ``patch_fit`` says (:data:`PATCH_FITS`), scores
+        the patch features and brings the logits back to the input size (H, W).
+        ``grid_if_unpadded``: with ``'pad'`` and no padding needed, return the patch-grid
+        logits (B, Q, H/p, W/p) instead, for ClearCLIP's whole-image rule (grid straight to
+        the original size).
         """
-        H, W = inputs.shape[-2:]
         multiple = getattr(self.backbone, 'pad_multiple', self.backbone.patch_size)
-        if self.patch_fit == 'floor':
-            if H < multiple or W < multiple:
-                raise ValueError(f"patch_fit='floor': input {H}x{W} is smaller than a patch")
-            content, _ = self.extract_feat(inputs[:, :, :H - H % multiple, :W - W % multiple])
-            return F.interpolate(self.text_classifier(content.float()), size=(H, W), mode='bilinear')
-        if self.patch_fit == 'corner':
-            left, right, top, bottom = 0, (-W) % multiple, 0, (-H) % multiple
-        else:
-            left, right, top, bottom = centered_padding(H, W, multiple)
-        padded = F.pad(inputs, (left, right, top, bottom)) if (left or right or top or bottom) else inputs
-        content, _ = self.extract_feat(padded)
-        logits = self.text_classifier(content.float())
-        if self.patch_fit == 'corner':
-            return F.interpolate(logits, size=(H, W), mode='bilinear')
-        if grid_if_unpadded and padded is inputs:
-            return logits
-        logits = F.interpolate(logits, size=padded.shape[-2:], mode='bilinear')
-        return logits[:, :, top:top + H, left:left + W]
+        fit = PATCH_FITS[self.patch_fit]
+        fitted, restore = fit(inputs, multiple)
+        content, _ = self.extract_feat(fitted)
+        return restore(self.text_classifier(content.float()), grid_if_unpadded)
 
     def slide_logits(self, img: torch.Tensor) -> torch.Tensor:
         """Window-averaged query logits of one image, (1, 3, H, W) -> (1, Q, H, W)."""
@@ -193,6 +172,8 @@ class ZeroShotSegmentor(BaseSegmentor):
             for (y1, y2, x1, x2), window in zip(group, logits):
                 preds[0, :, y1:y2, x1:x2] += window
                 count[0, :, y1:y2, x1:x2] += 1
+            if self.progress is not None:
+                self.progress(start + len(group), len(boxes))
         return preds / count
 
     def network_logits(self, img: torch.Tensor, meta: dict) -> torch.Tensor:

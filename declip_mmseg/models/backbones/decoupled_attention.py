@@ -4,7 +4,8 @@ Every rule maps per-head queries, keys and values of shape (B*heads, 1 + N, d)
 (class token first, then the N = h * w patch tokens in row-major order), the
 logit factor ``scale`` and the patch grid ``grid = (h, w)`` to attention
 weights of shape (B*heads, 1 + N, 1 + N); the block then computes
-``weights @ v``.  Rules are registered by name in ``ATTN_MODES`` so a config
+``weights @ v``.  Rules are registered by name in
+:data:`declip_mmseg.registry.ATTN_MODES` so a config
 picks one with ``attn_mode='csa'``.
 
 =========  ===========================================================
@@ -25,24 +26,16 @@ a separate vision model and its output lives on that model's grid; see
 :mod:`declip_mmseg.models.proxy_attention`.
 """
 from functools import lru_cache
-from typing import Callable, Dict, Tuple
+from typing import Tuple
 
 import torch
 
+from ...registry import ATTN_MODES, register_attn_mode
+
 Grid = Tuple[int, int]
-Rule = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, Grid], torch.Tensor]
-ATTN_MODES: Dict[str, Rule] = {}
 
 # NACLIP's Gaussian width in patch units (``gaussian_std=5.`` in ``naclip.py``).
 NACLIP_SIGMA = 5.0
-
-
-def register_attn_mode(name: str):
-    """Decorator: register ``rule(q, k, v, scale, grid) -> weights`` under ``name``."""
-    def wrap(fn: Rule) -> Rule:
-        ATTN_MODES[name] = fn
-        return fn
-    return wrap
 
 
 def _self_sim(x: torch.Tensor, scale: float) -> torch.Tensor:

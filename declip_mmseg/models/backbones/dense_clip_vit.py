@@ -1,20 +1,33 @@
-"""DeCLIPViT: a CLIP image tower whose last block is decoupled (ClearCLIP / SCLIP / NACLIP /
-MaskCLIP / ProxyCLIP / DeCLIP)."""
+"""DenseCLIPViT: a CLIP image tower whose last block is decoupled, the backbone of every
+method here (ClearCLIP / SCLIP / NACLIP / MaskCLIP / ProxyCLIP / DeCLIP / DenseVLM); registered
+also under its first name, ``DeCLIPViT``."""
 from functools import partial
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.nn as nn
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from ..clip_loader import build_clip
-from ..decoupled_attention import check_attn_mode, decoupled_attention
-from ..proxy_attention import ProxyGuide, lcm, proxy_mix
-from .tower_registry import wrap_visual_tower
+from ...clip import build_clip, detach_visual
+from ...registry import TOWERS
+from .decoupled_attention import check_attn_mode, decoupled_attention
+from .proxy_attention import ProxyGuide, lcm, proxy_mix
+
+
+def wrap_visual_tower(visual: nn.Module) -> nn.Module:
+    """The dense wrapper registered for ``visual``'s class (:data:`declip_mmseg.registry.TOWERS`)."""
+    for visual_cls, tower_cls in TOWERS.items():
+        if isinstance(visual, visual_cls):
+            return tower_cls(visual)
+    raise TypeError(
+        f'No dense wrapper for visual tower {type(visual).__name__}; supported: '
+        f'{[c.__name__ for c in TOWERS]}')
 
 
 @MODELS.register_module()
-class DeCLIPViT(BaseModule):
+@MODELS.register_module(name='DeCLIPViT')
+class DenseCLIPViT(BaseModule):
     """CLIP ViT returning dense *content* and *context* features.
 
     Args:
@@ -39,6 +52,9 @@ class DeCLIPViT(BaseModule):
             (see :class:`ProxyGuide`); needs ``attn_mode='proxy'`` and no residual or
             FFN.  Inputs must then be multiples of ``lcm(CLIP patch, VFM patch)``
             (:attr:`pad_multiple`) and ``content`` lies on the VFM's grid.
+        clip: an open_clip model already built from these weights (by the segmentor, which
+            keeps its text tower); its image tower is taken over. None builds the CLIP here
+            and drops its text tower.
 
     Forward: ``content, context = backbone(img)`` with ``img`` (B, 3, H, W),
     CLIP-normalized, H and W multiples of the patch size p.
@@ -52,7 +68,8 @@ class DeCLIPViT(BaseModule):
     def __init__(self, model_name: str, pretrained: Optional[str] = None,
                  attn_mode: str = 'qq', residual: bool = False, ffn: bool = False,
                  attn_scale: Optional[float] = None, checkpoint: Optional[str] = None,
-                 quick_gelu: Optional[bool] = None, proxy: Optional[dict] = None, init_cfg=None):
+                 quick_gelu: Optional[bool] = None, proxy: Optional[dict] = None,
+                 clip: Optional[nn.Module] = None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if proxy is not None:
             if attn_mode != 'proxy':
@@ -65,13 +82,13 @@ class DeCLIPViT(BaseModule):
             raise ValueError("attn_mode='proxy' needs backbone.proxy=dict(vfm=..., weights=...)")
         else:
             check_attn_mode(attn_mode)
-        clip = build_clip(model_name, pretrained, checkpoint=checkpoint, quick_gelu=quick_gelu)
+        if clip is None:
+            clip = build_clip(model_name, pretrained, checkpoint=checkpoint, quick_gelu=quick_gelu)
         self.model_name = model_name
         self.pretrained = pretrained
         self.checkpoint = checkpoint
         self.quick_gelu = quick_gelu
-        self.tower = wrap_visual_tower(clip.visual)
-        del clip  # the text tower is built separately by the text classifier
+        self.tower = wrap_visual_tower(detach_visual(clip))
         self.attn_mode = attn_mode
         self.residual = residual
         self.ffn = ffn

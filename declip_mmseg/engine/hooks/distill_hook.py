@@ -1,50 +1,16 @@
-"""DeCLIPDistillHook: sets up DeCLIP's distillation stage around mmengine's training loop."""
-import os
+"""DistillHook: sets up a distillation stage around mmengine's training loop."""
 import os.path as osp
 from typing import Optional
 
-import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ..models.clip_loader import build_clip
-
 
 def unwrap(model):
     return model.module if is_model_wrapper(model) else model
-
-
-def build_teacher(student) -> torch.nn.Module:
-    """The frozen initial CLIP's image tower (crops -> image embeddings), rebuilt from the
-    student's weight source, so a resumed run gets the same teacher as a fresh one."""
-    clip = build_clip(student.model_name, student.pretrained, checkpoint=student.checkpoint,
-                      quick_gelu=student.quick_gelu)
-    return clip.visual.requires_grad_(False).eval()
-
-
-def export_student(model, path: str, alpha: Optional[float] = None) -> str:
-    """Save the student as a full CLIP checkpoint in open_clip format (text tower from the
-    base weights), optionally blended ``alpha * student + (1 - alpha) * teacher`` (DeCLIP's
-    weight ensembling at save time). Loads with ``DeCLIPViT(model_name, pretrained=path)``."""
-    student = model.student
-    clip = build_clip(student.model_name, student.pretrained, checkpoint=student.checkpoint,
-                      quick_gelu=student.quick_gelu)
-    trained = student.tower.visual.state_dict()
-    if alpha is not None:
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f'alpha must be in [0, 1], got {alpha}')
-        initial = clip.visual.state_dict()
-        trained = {k: alpha * v.float() + (1 - alpha) * initial[k].float()
-                   if v.is_floating_point() else v for k, v in trained.items()}
-    clip.visual.load_state_dict({k: v.cpu() for k, v in trained.items()})
-    state = {k: v.contiguous() for k, v in clip.state_dict().items()}
-    tmp = f'{path}.tmp'
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # never a half-written checkpoint
-    return path
 
 
 @HOOKS.register_module()
@@ -91,7 +57,7 @@ class DistillHook(Hook):
         if not is_main_process():
             return
         path = osp.join(runner.work_dir, self.export_name)
-        export_student(unwrap(runner.model), path, self.alpha)
+        unwrap(runner.model).export(path, self.alpha)
         print_log(f'exported the distilled CLIP to {path} (open_clip format'
                   f'{f", alpha {self.alpha}" if self.alpha is not None else ""}); evaluate it with '
                   f'tools/test.py CONFIG --checkpoint {path}', logger='current')
@@ -103,7 +69,7 @@ class DeCLIPDistillHook(DistillHook):
 
     Args:
         vfm: ``dict(name='dinov2-B', weights='checkpoints/dinov2_vitb14_reg4_pretrain.pth')``
-            (see :func:`declip_mmseg.models.vfm.build_vfm`); None for CLIPSelf-style content
+            (see :func:`declip_mmseg.models.backbones.build_vfm`); None for CLIPSelf-style content
             distillation only.
         alpha: blend of student and initial weights in the exported checkpoint (DeCLIP's
             scripts: 0.7 for B/16, 0.95 for L/14); None exports the student as trained.
@@ -113,4 +79,3 @@ class DeCLIPDistillHook(DistillHook):
     def __init__(self, vfm: Optional[dict] = None, alpha: Optional[float] = None,
                  export_name: str = 'declip_student.pt'):
         super().__init__(teachers=dict(vfm=vfm), alpha=alpha, export_name=export_name)
-        self.vfm_cfg = vfm

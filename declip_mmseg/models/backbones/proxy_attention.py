@@ -23,11 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...clip.constants import CLIP_MEAN_01, CLIP_STD_01
 from .vfm import VisionFoundationModel, build_vfm
 
-# ProxyCLIP's ``UnNormalize`` of the CLIP input (0-1 scale, OpenAI CLIP's statistics).
-CLIP_MEAN_01 = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD_01 = (0.26862954, 0.26130258, 0.27577711)
 # ProxyCLIP resizes SAM's input to this square size.
 FIXED_INPUT_SIZE = {'sam-B': 1024, 'sam-L': 1024}
 PROXY_KEYS = ('vfm', 'weights', 'beta', 'gamma', 'input_size', 'arch')
@@ -67,7 +65,7 @@ class ProxyGuide(nn.Module):
     """A frozen VFM and ProxyCLIP's (beta, gamma); computes the proxy attention weights.
 
     Args:
-        vfm: name in :data:`declip_mmseg.models.vfm.VFM_BUILDERS` ('dino-B-8',
+        vfm: name in :data:`declip_mmseg.registry.VFMS` ('dino-B-8',
             'dino-B-16', 'dinov2-B', 'sam-B', ...).
         weights: local weight file in the VFM's release format.
         beta, gamma: ProxyCLIP's offset and temperature (1.2, 3.0).

@@ -1,5 +1,4 @@
-"""Distillation losses: DeCLIP's two (``training/declip.py``), DenseVLM's decoupled KL
-(``training/densevlm.py``) and RegionCLIP's pseudo-label BCE (``training/region_clip.py``)."""
+"""DenseVLM's decoupled region-category distillation loss (ICCV'25, ``training/densevlm.py``)."""
 import logging
 
 import torch
@@ -7,54 +6,6 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 
 
-def content_loss(student_rois: torch.Tensor, teacher_embeds: torch.Tensor) -> torch.Tensor:
-    """``1 - mean cosine`` between RoI features (K, E) of the student's content map and the
-    teacher's image embeddings (K, E) of the same K crops; both L2-normalized here."""
-    s = F.normalize(student_rois, dim=-1)
-    t = F.normalize(teacher_embeds, dim=-1)
-    return 1.0 - (s * t).sum(-1).mean()
-
-
-def affinity(features: torch.Tensor) -> torch.Tensor:
-    """Cosine self-similarity of patch features: (..., C, h, w) -> (..., h*w, h*w)."""
-    f = F.normalize(features.flatten(-2), dim=-2)
-    return f.transpose(-1, -2) @ f
-
-
-def context_loss(vfm_features: torch.Tensor, context: dict, mode: str, num_heads: int) -> torch.Tensor:
-    """Mean over rows of ``||A_vfm - A_student||_2`` (no square, no temperature).
-
-    Args:
-        vfm_features: (B, C, H, W) VFM patch features.
-        context: ``{'q': (B, D, h, w), 'k': (B, D, h, w)}``, the student's last-block query /
-            key projections; resized bilinearly to (H, W) when the grids differ.
-        mode: ``'qq'`` / ``'kk'``: affinity of q (or k) over all D channels (heads merged);
-            ``'csa'``: per head, the mean of the q-q and k-k affinities of that head's
-            channels, each head compared with the VFM affinity (DeCLIP computes this for one
-            image per GPU; here every image of the batch is handled the same way).
-        num_heads: attention heads of the student's last block (for ``'csa'``).
-    """
-    target = affinity(vfm_features)                                   # (B, N, N)
-    size = vfm_features.shape[-2:]
-
-    def resized(x):
-        if x.shape[-2:] != size:
-            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-        return x
-
-    if mode in ('qq', 'kk'):
-        student = affinity(resized(context['q' if mode == 'qq' else 'k']))
-        return (target - student).norm(p=2, dim=-1).mean()
-    if mode == 'csa':
-        def per_head(x):  # (B, D, H, W) -> (B, heads, D/heads, H, W)
-            x = resized(x)
-            return x.reshape(x.shape[0], num_heads, -1, *x.shape[-2:])
-        student = (affinity(per_head(context['q'])) + affinity(per_head(context['k']))) / 2
-        return (target[:, None] - student).norm(p=2, dim=-1).mean()
-    raise ValueError(f"context distillation mode must be 'qq', 'kk' or 'csa', got {mode!r}")
-
-
-# -- DenseVLM (ICCV'25, ``training/densevlm.py``) -------------------------------------------------
 def _kl_batchmean(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
     """KL(softmax(teacher) || softmax(student)) summed over classes, averaged over rows
     (``F.kl_div(log_softmax(s), softmax(t), reduction='batchmean')``)."""
@@ -136,44 +87,3 @@ def densevlm_loss(teacher_regions: torch.Tensor, student_regions: torch.Tensor,
     """
     return densevlm_loss_with_stats(teacher_regions, student_regions, teacher_text, student_text,
                                     num_thing_classes, temperature, min_confidence)[0]
-
-
-# -- RegionCLIP mode of DenseVLM's code base (``training/region_clip.py``) ------------------------
-def federated_classes(labels: torch.Tensor, num_sample: int, num_classes: int,
-                      generator: torch.Generator = None) -> torch.Tensor:
-    """Classes scored by the RegionCLIP loss: every class present in ``labels``, then classes
-    drawn uniformly without replacement from the absent ones up to ``num_sample``
-    (``get_fed_loss_inds``)."""
-    appeared = torch.unique(labels)
-    if len(appeared) < num_sample:
-        prob = torch.ones(num_classes, device=labels.device)
-        prob[appeared] = 0
-        extra = torch.multinomial(prob, num_sample - len(appeared), replacement=False,
-                                  generator=generator)
-        appeared = torch.cat([appeared, extra])
-    return appeared
-
-
-def region_clip_loss(box_features: torch.Tensor, labels: torch.Tensor,
-                     text_embeddings: torch.Tensor, logit_scale: float,
-                     num_sample_classes: int = 100,
-                     generator: torch.Generator = None) -> torch.Tensor:
-    """Binary cross-entropy of pseudo-labelled boxes against a sampled subset of the nouns.
-
-    Args:
-        box_features: (N, C) RoI features of the student (L2-normalized here).
-        labels: (N,) long, the pseudo label of each box.
-        text_embeddings: (K, C) noun embeddings (L2-normalized here, as RegionCLIP's buffer).
-        logit_scale: the model's own temperature (``logit_scale.exp()``, about 100).
-        num_sample_classes: classes scored per batch (:func:`federated_classes`).
-    Returns ``sum over the sampled classes of BCE-with-logits, averaged over boxes``.
-    """
-    b = F.normalize(box_features.float(), dim=-1)
-    n = F.normalize(text_embeddings.float(), dim=-1)
-    logits = b @ n.T * float(logit_scale)
-    target = torch.zeros_like(logits)
-    target[torch.arange(len(labels), device=labels.device), labels] = 1.0
-    classes = federated_classes(labels, num_sample_classes, n.shape[0], generator)
-    bce = F.binary_cross_entropy_with_logits(logits[:, classes], target[:, classes],
-                                             reduction='none')
-    return bce.sum(-1).mean()

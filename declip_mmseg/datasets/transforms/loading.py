@@ -2,17 +2,18 @@
 import io
 from typing import Optional
 
+import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
+from PIL import Image, ImageOps
 
 
 def read_with_pillow(img_bytes: bytes, filename: str, color_type: str = 'color') -> np.ndarray:
     """Decode with Pillow: the first frame, (H, W, 3) uint8 in BGR order (mmcv's convention)
     or (H, W) for ``color_type='grayscale'``."""
-    from PIL import Image, ImageOps
     try:
         with Image.open(io.BytesIO(img_bytes)) as image:
             image.seek(0)  # animations (GIF, APNG, WebP): the first frame
@@ -43,7 +44,6 @@ def _grey_to_uint8(image) -> np.ndarray:
 
 def read_image(img_bytes: bytes, filename: str) -> np.ndarray:
     """(H, W, 3) uint8 BGR: OpenCV's decoding (mmcv), else Pillow's (RGB, first frame)."""
-    import mmcv
     try:
         img = mmcv.imfrombytes(img_bytes, flag='color')
     except Exception:  # noqa: BLE001 - cv2 raises on some undecodable data instead of None
@@ -100,7 +100,6 @@ class LoadAnnotationsKeepShape(LoadAnnotations):
         super()._load_seg_map(results)
         label = results['gt_seg_map']
         if label.ndim != 2:  # squeezed away a size-1 side: restore it from the file's header
-            from PIL import Image
             img_bytes = fileio.get(results['seg_map_path'], backend_args=self.backend_args)
             with Image.open(io.BytesIO(img_bytes)) as image:
                 width, height = image.size

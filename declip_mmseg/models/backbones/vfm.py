@@ -25,24 +25,17 @@ the patch size.  Weights come only from a local file; nothing is downloaded.
 import math
 import os.path as osp
 from functools import partial
-from typing import Callable, Dict, List, NamedTuple, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 import timm
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...clip.constants import IMAGENET_MEAN_01, IMAGENET_STD_01
+from ...registry import VFMS, register_vfm
+
 StateDict = Dict[str, Tensor]
-
-VFM_BUILDERS: Dict[str, Callable[..., 'VisionFoundationModel']] = {}
-
-
-def register_vfm(name: str):
-    """Decorator: register ``builder(weights, **arch_overrides)`` under ``name``."""
-    def wrap(builder):
-        VFM_BUILDERS[name] = builder
-        return builder
-    return wrap
 
 
 def build_vfm(name: str, weights: str, **arch_overrides) -> 'VisionFoundationModel':
@@ -51,9 +44,9 @@ def build_vfm(name: str, weights: str, **arch_overrides) -> 'VisionFoundationMod
     ``arch_overrides`` go to the architecture constructor (e.g. ``depth=2`` builds a
     small model of the same family).
     """
-    if name not in VFM_BUILDERS:
-        raise ValueError(f"unknown VFM '{name}'; choose one of {sorted(VFM_BUILDERS)}")
-    return VFM_BUILDERS[name](weights, **arch_overrides)
+    if name not in VFMS:
+        raise ValueError(f"unknown VFM '{name}'; choose one of {sorted(VFMS)}")
+    return VFMS[name](weights, **arch_overrides)
 
 
 # --------------------------------------------------------------------------- modules
@@ -61,8 +54,8 @@ def build_vfm(name: str, weights: str, **arch_overrides) -> 'VisionFoundationMod
 class VisionFoundationModel(nn.Module):
     """Frozen image -> dense feature map ``(B, 3, H, W) -> (B, C, H/p, W/p)``."""
 
-    mean = (0.485, 0.456, 0.406)  # ImageNet statistics, 0-1 pixel scale
-    std = (0.229, 0.224, 0.225)
+    mean = IMAGENET_MEAN_01  # ImageNet statistics, 0-1 pixel scale
+    std = IMAGENET_STD_01
 
     def __init__(self, name: str, patch_size: int):
         super().__init__()

@@ -1,6 +1,6 @@
 """Recognise CLIP checkpoint formats by their keys and convert them to open_clip's.
 
-Formats (each a detector + converter in ``CHECKPOINT_FORMATS``):
+Formats (each a detector + converter in :data:`declip_mmseg.registry.CHECKPOINT_FORMATS`):
 
 ``open_clip``
     open_clip state dicts: ``visual.conv1.weight`` (OpenAI ViTs),
@@ -13,31 +13,24 @@ Formats (each a detector + converter in ``CHECKPOINT_FORMATS``):
     without the ``visual.`` prefix (files that hold only the image tower).
 
 Wrappers (``state_dict`` / ``model`` / ``module`` keys, ``module.`` prefixes) are
-removed by :func:`declip_mmseg.models.clip_loader.load_checkpoint_file` first.
+removed by :func:`declip_mmseg.clip.sources.load_checkpoint_file` first.
 """
 import re
-from typing import Callable, Dict, Tuple
+from typing import Dict
 
 import torch
+from timm.models.eva import checkpoint_filter_fn
 
-Converter = Callable[[Dict[str, torch.Tensor], torch.nn.Module], Dict[str, torch.Tensor]]
-CHECKPOINT_FORMATS: Dict[str, Tuple[Callable[[Dict], bool], Converter]] = {}
+from ..registry import CHECKPOINT_FORMATS, register_checkpoint_format
 
 _EVA_BLOCK_KEY = re.compile(r'^(visual\.)?blocks\.\d+\.attn\.(q_proj|qkv)\.weight$')
-
-
-def register_format(name: str, detect: Callable[[Dict], bool]):
-    def wrap(convert: Converter) -> Converter:
-        CHECKPOINT_FORMATS[name] = (detect, convert)
-        return convert
-    return wrap
 
 
 def _is_eva_clip(state_dict: Dict) -> bool:
     return any(_EVA_BLOCK_KEY.match(k) for k in state_dict)
 
 
-@register_format('eva_clip', _is_eva_clip)
+@register_checkpoint_format('eva_clip', _is_eva_clip)
 def eva_clip_to_open_clip(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module):
     """EVA-CLIP naming -> open_clip's ``visual.trunk.*`` (timm Eva) naming.
 
@@ -46,7 +39,6 @@ def eva_clip_to_open_clip(state_dict: Dict[str, torch.Tensor], model: torch.nn.M
     -> ``fc1_g/fc1_x/fc2``, ``ffn_ln`` -> ``mlp.norm``; RoPE tables, which are
     recomputed, dropped); text-tower keys are already open_clip's.
     """
-    from timm.models.eva import checkpoint_filter_fn
     trunk = getattr(getattr(model, 'visual', None), 'trunk', None)
     if trunk is None:
         raise RuntimeError('an EVA-CLIP checkpoint needs an EVA02 architecture '

@@ -8,6 +8,7 @@ instead of open_clip's bare ``AssertionError: text pos_embed width changed!``.
 import re
 from typing import Dict, List, Optional
 
+import open_clip
 import torch
 
 # Fields that must agree between a file and a model (image size is left out:
@@ -102,7 +103,6 @@ def _config_info(cfg: dict) -> Dict[str, object]:
 
 def matching_models(info: Dict[str, object], limit: int = 4) -> List[str]:
     """open_clip model names whose architecture has ``info``'s shapes (image size too)."""
-    import open_clip
     fields = [f for f in STRUCTURAL + ('image_size',) if f in info]
     if 'vision' not in info:
         return []
