@@ -82,7 +82,7 @@ def test_list_and_command_line_string():
 
 def test_shipped_class_files_parse():
     import glob
-    root = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'configs', 'class_names')
+    root = os.path.join(REPO, 'configs', 'class_names')
     expected = {'voc21': 21, 'voc20': 20, 'context60': 60, 'context59': 59, 'city_scapes': 19,
                 'ade20k': 150, 'coco_stuff': 171, 'coco_object': 81}
     found = {os.path.basename(p)[:-4]: read_class_names(p).num_classes
