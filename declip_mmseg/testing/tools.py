@@ -7,7 +7,8 @@ uncaught exception), stdout and stderr. Starting a fresh interpreter costs 5-10 
 (torch, mmseg, open_clip) per call; this costs nothing.
 
 Global state a run leaves behind is reset: mmengine's logger instances (their stream handlers
-hold the captured streams), the current working directory and ``os.environ``.
+hold the captured streams), visualizers (their save_dir) and message hubs, the current working
+directory and ``os.environ``.
 """
 import contextlib
 import importlib.util
@@ -69,6 +70,20 @@ def _reset_loggers():
     MMLogger._instance_dict.clear()
 
 
+def _reset_managers():
+    """What a fresh process would not have: loggers, visualizers (their save_dir) and message hubs
+    of an earlier run."""
+    from mmengine.logging import MessageHub
+    from mmengine.visualization import Visualizer
+    _reset_loggers()
+    for base in (Visualizer, MessageHub):
+        stack = [base]
+        while stack:
+            cls = stack.pop()
+            cls._instance_dict.clear()
+            stack.extend(cls.__subclasses__())
+
+
 def _exit_code(exc):
     code = exc.code
     if code is None:
@@ -89,7 +104,7 @@ def run_tool(name, argv=(), cwd=REPO, env=None):
     argv = [str(a) for a in argv]
     old_cwd, old_env = os.getcwd(), dict(os.environ)
     out, err = io.StringIO(), io.StringIO()
-    _reset_loggers()
+    _reset_managers()
     try:
         os.chdir(cwd)
         os.environ.update(env or {})
@@ -102,7 +117,7 @@ def run_tool(name, argv=(), cwd=REPO, env=None):
             except Exception:  # noqa: BLE001 - an uncaught error ends a process with status 1
                 traceback.print_exc()
                 code = 1
-            _reset_loggers()
+            _reset_managers()
     finally:
         os.chdir(old_cwd)
         os.environ.clear()
