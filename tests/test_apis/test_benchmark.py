@@ -6,6 +6,7 @@ import pytest
 from declip_mmseg.testing import TINY_EVA_ARCH, write_tiny_clip
 
 
+@pytest.mark.slow
 def test_benchmark_methods_next_to_clearclip(tiny_clip, run_tool):
     """Smoke run of tools/benchmark.py --method on the tiny CLIP (figures are not asserted);
     ProxyCLIP's DINO-B/8 gets random weights at its real size."""
@@ -60,6 +61,7 @@ def test_benchmark_densevlm_train_runs(tiny_eva, tiny_teacher, run_tool):
 
 
 
+@pytest.mark.slow
 def test_benchmark_script_runs(tiny_clip, run_tool):
     """Smoke run of tools/benchmark.py on the tiny CLIP (figures are not asserted)."""
     arch, _ = tiny_clip

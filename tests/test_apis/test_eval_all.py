@@ -1,6 +1,7 @@
 """apis/eval_all.py through tools/eval_all.py: the workbook, result rows, a broken --out."""
 import os.path as osp
 
+import pytest
 from mmengine.config import Config
 
 from declip_mmseg.apis.eval_all import (
@@ -42,6 +43,7 @@ def test_eval_all_tool_refuses_a_broken_out_at_once(tmp_path, run_tool):
     assert 'results.xlsx' in proc.stderr and 'left untouched' in proc.stderr
 
 
+@pytest.mark.slow
 def test_eval_all_workbook(tiny_clip, tmp_path, run_tool):
     """The tool run from a folder holding data/ in the configs' default layout."""
     from openpyxl import load_workbook

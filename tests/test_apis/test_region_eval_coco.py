@@ -59,6 +59,7 @@ def tool_options(tiny_eva, coco_root, tmp_path_factory):
             'test_dataloader.dataset.image_size=64', 'test_dataloader.dataset.patch_size=8']
 
 
+@pytest.mark.slow
 def test_tools_test_end_to_end(tool_options, tmp_path, run_tool):
     metrics, out = printed_metrics(run_tool('test', [CONFIG] + tool_options))
     assert 'Iter(test) [3/3]' in out and "attn_mode='qq'" in out

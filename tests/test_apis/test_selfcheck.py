@@ -20,6 +20,7 @@ def table_rows(out):
     return {name: (status, figures) for name, status, figures in rows[1:]}
 
 
+@pytest.mark.slow
 def test_cpu_selfcheck_passes(tmp_path):
     # the CLI smoke test of tools/selfcheck.py: started as a program (its dist_test row starts
     # 2 more processes itself)

@@ -36,6 +36,7 @@ def prepare(name, tmp_path):
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_runs_end_to_end(tiny_clip, tmp_path, name, run_tool):
     root = prepare(name, tmp_path)
@@ -50,6 +51,7 @@ def test_config_runs_end_to_end(tiny_clip, tmp_path, name, run_tool):
     assert len(rows) == NUM_CLASSES[name]  # the per-class table covers every class
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['voc21', 'city_scapes'])
 def test_declip_config_runs_end_to_end(tiny_eva, tmp_path, name, run_tool):
     """configs/declip with a tiny EVA02 saved the way DeCLIP's training saves it."""

@@ -150,6 +150,7 @@ def tiny_dino(tmp_path_factory):
     return save(tmp_path_factory.mktemp('tf_dino'), 'dino_b8.pth', dino_v1_weights(8, seed=5))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('method', ['sclip', 'naclip', 'proxyclip', 'maskclip', 'declip_proxy'])
 def test_every_config_runs_end_to_end(method, tiny_clip, tiny_eva, tiny_dino, data_roots, tmp_path,
                                       run_tool):

@@ -2,6 +2,7 @@
 errors need one anyway: huggingface_hub reads HF_ENDPOINT / HF_HUB_OFFLINE when it is imported."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from declip_mmseg.testing.tools import run_process
@@ -28,3 +29,15 @@ def test_evaluation_offline_says_so_in_one_line(tmp_path):
     assert proc.returncode != 0 and len(lines) <= 2, lines
     assert "'openai' weights of 'ViT-B-16' are not in the local cache" in lines[-1]
     assert '--checkpoint PATH' in lines[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('script', ['tools/train.py', 'tools/eval_all.py', 'tools/benchmark.py',
+                                    'tools/convert_checkpoint.py', 'datasets/cvt_coco_object.py',
+                                    'datasets/prepare_ade20k_panoptic.py'])
+def test_script_starts_as_a_program(script):
+    """The scripts whose other tests run in-process start as programs and print their usage
+    (tools/test.py, tools/demo.py: the offline runs above; tools/selfcheck.py: test_selfcheck)."""
+    proc = run_process(['python', script, '--help'], timeout=300)
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert 'usage:' in proc.stdout

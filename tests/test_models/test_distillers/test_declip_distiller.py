@@ -142,6 +142,7 @@ def student_weights(path):
     return {k: v for k, v in ckpt['state_dict'].items() if k.startswith('student.')}
 
 
+@pytest.mark.slow
 def test_train_resume_export(tiny_eva, vfm_file, tmp_path, run_tool):
     root = make_coco(str(tmp_path / 'coco'))
     whole = tmp_path / 'whole'
@@ -195,6 +196,7 @@ def test_export_blending(tiny_eva, vfm_file, tmp_path):
     torch.testing.assert_close(blended[key], base[key] + 0.25)
 
 
+@pytest.mark.slow
 def test_dist_train_two_processes(tiny_eva, vfm_file, tmp_path):
     root = make_coco(str(tmp_path / 'coco'))
     args = train_args(tiny_eva, vfm_file, root, tmp_path / 'dist', 1)
@@ -207,6 +209,7 @@ def test_dist_train_two_processes(tiny_eva, vfm_file, tmp_path):
     assert osp.isfile(tmp_path / 'dist' / 'declip_student.pt')
 
 
+@pytest.mark.slow
 def test_training_validates_with_region_classification(tiny_eva, vfm_file, tmp_path, run_tool):
     """val_interval 1: DeCLIP's region classification on a synthetic COCO panoptic set."""
     from declip_mmseg.testing.synthetic_data import COCO_PANOPTIC_NAMES as NAMES

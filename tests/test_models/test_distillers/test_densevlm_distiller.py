@@ -228,6 +228,7 @@ def student_weights(path):
     return {k: v for k, v in ckpt['state_dict'].items() if k.startswith('student.')}
 
 
+@pytest.mark.slow
 def test_train_resume_export(tiny_eva, tiny_teacher, names_file, tmp_path, run_tool):
     root = make_coco(str(tmp_path / 'coco'), n=4)
     whole = tmp_path / 'whole'
@@ -272,6 +273,7 @@ def test_train_resume_export(tiny_eva, tiny_teacher, names_file, tmp_path, run_t
     assert (segment(tiny_eva[1]) - segment(str(export))).abs().max() > 1e-4
 
 
+@pytest.mark.slow
 def test_folder_config_and_dist_train(tiny_eva, tiny_teacher, names_file, tmp_path):
     """densevlm_folder.py on a plain image folder, two processes with real gradient averaging."""
     make_images(str(tmp_path / 'imgs' / 'sub'), n=4)
@@ -288,6 +290,7 @@ def test_folder_config_and_dist_train(tiny_eva, tiny_teacher, names_file, tmp_pa
     assert osp.isfile(tmp_path / 'dist' / 'densevlm_student.pt')
 
 
+@pytest.mark.slow
 def test_training_validates_with_densevlm_region_classification(tiny_eva, tiny_teacher,
                                                                 names_file, tmp_path, run_tool):
     """val_interval 1: DenseVLM's COCO panoptic region classification (its metric keys)."""
@@ -354,6 +357,7 @@ def _ddp_worker(rank, world, init_file, tiny_eva, tiny_teacher, names_file, root
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_averages_gradients(tiny_eva, tiny_teacher, names_file, tmp_path):
     """Two ranks with different images end the step with the same weights (DenseVLM's own
     code bypasses DDP, so its ranks drift apart)."""

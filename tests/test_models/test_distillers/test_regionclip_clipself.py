@@ -99,6 +99,7 @@ def test_region_clip_training_steps(tiny_eva, tmp_path):
     assert history[-1] < history[0], history
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config,export', [('regionclip_coco', 'regionclip_student.pt'),
                                            ('clipself_coco', 'clipself_student.pt')])
 def test_train_modes_through_tools(config, export, tiny_eva, tmp_path, run_tool):
