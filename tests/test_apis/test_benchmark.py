@@ -1,9 +1,9 @@
 """apis/benchmark.py through tools/benchmark.py: inference methods and DenseVLM training."""
-import json
 
 import pytest
 
-from declip_mmseg.testing import TINY_EVA_ARCH, write_tiny_clip
+from declip_mmseg.testing import TINY_EVA_TEACHER_ARCH as TEACHER_ARCH
+from declip_mmseg.testing import write_tiny_clip
 
 
 @pytest.mark.slow
@@ -22,19 +22,6 @@ def test_benchmark_methods_next_to_clearclip(tiny_clip, run_tool):
     assert all(float(r['ms_per_image']) > 0 for r in rows)
 
 
-TEACHER_ARCH = json.loads(json.dumps(TINY_EVA_ARCH))
-
-
-TEACHER_ARCH['embed_dim'] = 24
-
-
-TEACHER_ARCH['vision_cfg']['timm_model_name'] = 'eva02_tiny_teacher_test_clip'
-
-
-TEACHER_ARCH['vision_cfg']['image_size'] = 28
-
-
-TEACHER_ARCH['text_cfg'] = dict(TINY_EVA_ARCH['text_cfg'], width=24)
 
 
 @pytest.fixture(scope='module')

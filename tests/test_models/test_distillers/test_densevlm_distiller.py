@@ -3,7 +3,6 @@
 The student is the tiny EVA02 CLIP of conftest; the teacher another tiny EVA02 CLIP (wider,
 patch 7, so the input is not a multiple of its patch, as L/14 at 512), both saved to files
 in open_clip's format and loaded through the real paths."""
-import json
 import os
 import os.path as osp
 import sys
@@ -15,29 +14,13 @@ import torch.nn.functional as F
 from torchvision.ops import roi_align
 
 from declip_mmseg.datasets.grid_distill import GridDistillDataset
-from declip_mmseg.testing import TINY_EVA_ARCH, write_tiny_clip
+from declip_mmseg.testing import TINY_EVA_TEACHER_ARCH as TEACHER_ARCH
+from declip_mmseg.testing import write_tiny_clip
 from declip_mmseg.testing.reference import densevlm_loss_reference as reference
 from declip_mmseg.testing.synthetic_data import make_coco, make_images
 from declip_mmseg.testing.tools import REPO, run_process
 
-TEACHER_ARCH = json.loads(json.dumps(TINY_EVA_ARCH))
-
-
-TEACHER_ARCH['embed_dim'] = 24
-
-
-TEACHER_ARCH['vision_cfg']['timm_model_name'] = 'eva02_tiny_teacher_test_clip'
-
-
-TEACHER_ARCH['vision_cfg']['image_size'] = 28
-
-
-TEACHER_ARCH['text_cfg'] = dict(TINY_EVA_ARCH['text_cfg'], width=24)
-
-
 NAMES = ['person', 'car, automobile', 'dog', 'cupboard', 'house', 'sky', 'grass', 'cupboard']
-
-
 THINGS = 4
 
 
