@@ -5,15 +5,12 @@ learned positions, nn.MultiheadAttention blocks, text transformer), only
 narrow and shallow, so every test exercises the real loading and forward code.
 """
 import os
-import sys
 
 import pytest
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tests'))
-
-from declip_mmseg.testing import TINY_ARCH, TINY_EVA_ARCH, write_tiny_clip  # noqa: E402,F401
+from declip_mmseg.testing import TINY_EVA_ARCH, write_tiny_clip
+from declip_mmseg.testing import tools as _tools
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -34,3 +31,16 @@ def tiny_eva(tmp_path_factory):
     """(architecture json path, open_clip-format checkpoint path) of a tiny EVA02 CLIP."""
     return write_tiny_clip(str(tmp_path_factory.mktemp('tiny_eva')), name='TinyEVA-Test',
                            arch=TINY_EVA_ARCH)
+
+
+@pytest.fixture
+def run_tool(monkeypatch):
+    """``run_tool(name, argv, cwd=REPO, env=None)``: ``tools/<name>.py``'s ``main(argv)`` in this
+    process, in ``cwd`` with ``env`` set; returns returncode / stdout / stderr / output like the
+    ``subprocess.run`` result a command line would give."""
+    def run(name, argv=(), cwd=_tools.REPO, env=None):
+        monkeypatch.chdir(cwd)
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        return _tools.run_tool(name, argv, cwd=cwd)
+    return run

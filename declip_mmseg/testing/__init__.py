@@ -36,6 +36,16 @@ TINY_EVA_ARCH = {
     'custom_text': True,
 }
 
+# a DenseVLM teacher: another tiny EVA02 CLIP, wider and of patch 7 (the student's input is not a
+# multiple of its patch, as L/14 at 512)
+TINY_EVA_TEACHER_ARCH = json.loads(json.dumps(TINY_EVA_ARCH))
+TINY_EVA_TEACHER_ARCH['embed_dim'] = 24
+TINY_EVA_TEACHER_ARCH['vision_cfg']['timm_model_name'] = 'eva02_tiny_teacher_test_clip'
+TINY_EVA_TEACHER_ARCH['vision_cfg']['image_size'] = 28
+TINY_EVA_TEACHER_ARCH['vision_cfg']['timm_eva_args'].update(img_size=28, patch_size=7,
+                                                           embed_dim=48, num_heads=3, depth=2)
+TINY_EVA_TEACHER_ARCH['text_cfg'] = dict(TINY_EVA_ARCH['text_cfg'], width=24)
+
 # a narrow, shallow DINOv2-with-registers ViT-B/14 (timm layout); pass to build_vfm('dinov2-B', ...)
 TINY_VFM_ARCH = dict(depth=2, embed_dim=48, num_heads=2)
 

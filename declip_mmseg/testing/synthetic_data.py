@@ -5,6 +5,7 @@ Each image is a few coloured rectangles; its label map marks the same
 rectangles with label values in the range the real dataset uses (including
 255 = ignore where the real annotations have it).
 """
+import json
 import os
 import os.path as osp
 
@@ -134,3 +135,101 @@ LAYOUTS = {
     'coco_stuff164k': (make_coco_stuff, 'coco_stuff164k'),
     'coco_object': (make_coco_stuff, 'coco_stuff164k'),
 }
+
+
+# class count of each benchmark
+NUM_CLASSES = {'voc21': 21, 'voc20': 20, 'context60': 60, 'context59': 59, 'city_scapes': 19,
+               'ade20k': 150, 'coco_stuff164k': 171, 'coco_object': 81}
+
+
+# -- distillation images (data/coco/train2017 layout) ---------------------------------------
+def make_images(folder, n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    names = []
+    for i in range(n):
+        h, w = 40 + 9 * i, 70 - 5 * i
+        arr = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+        arr[h // 3:, : w // 2] = rng.integers(0, 255, 3)
+        name = f'{i:012d}.jpg'
+        Image.fromarray(arr).save(osp.join(folder, name))
+        names.append(name)
+    return names
+
+
+def make_coco(root, n=4):
+    names = make_images(osp.join(root, 'train2017'), n)
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    with open(osp.join(root, 'annotations', 'instances_train2017.json'), 'w') as f:
+        json.dump({'images': [{'id': i, 'file_name': n} for i, n in enumerate(names)],
+                   'annotations': [], 'categories': []}, f)
+    return root
+
+
+
+# -- COCO panoptic (data/coco layout), for region classification ---------------------------
+# deliberately not sorted by id: labels follow the sorted ids
+COCO_PANOPTIC_CATEGORIES = [
+    {'id': 92, 'name': 'banner', 'isthing': 0, 'supercategory': 'textile'},
+    {'id': 3, 'name': 'car', 'isthing': 1, 'supercategory': 'vehicle'},
+    {'id': 1, 'name': 'person', 'isthing': 1, 'supercategory': 'person'},
+    {'id': 184, 'name': 'tree-merged', 'isthing': 0, 'supercategory': 'plant'},
+    {'id': 18, 'name': 'dog', 'isthing': 1, 'supercategory': 'animal'},
+    {'id': 149, 'name': 'road', 'isthing': 0, 'supercategory': 'ground'},
+]
+COCO_PANOPTIC_NAMES = ['person', 'car', 'dog', 'banner', 'road', 'tree-merged']   # sorted by id
+COCO_PANOPTIC_SIZES = [(47, 71), (90, 53), (64, 64)]                              # (H, W)
+
+def segment_id(k):
+    """Ids that use all three PNG channels."""
+    return 5 + 3 * k + 256 * (k + 1) + 65536 * (k % 2)
+
+
+def id2rgb(ids):
+    return np.stack([ids % 256, ids // 256 % 256, ids // 65536], -1).astype(np.uint8)
+
+
+def make_coco_panoptic(root, seed=0):
+    """data/coco layout: val2017/*.jpg, annotations/panoptic_val2017{.json,/*.png}.
+
+    Each image: two stuff bands (top / bottom), two thing rectangles, a 2x2
+    thing (dropped: area < 64), an unlabeled strip (id 0).  Returns the json.
+    """
+    rng = np.random.default_rng(seed)
+    cat_ids = {c['name']: c['id'] for c in COCO_PANOPTIC_CATEGORIES}
+    os.makedirs(osp.join(root, 'val2017'))
+    os.makedirs(osp.join(root, 'annotations', 'panoptic_val2017'))
+    images, annotations, k = [], [], 0
+    for i, (h, w) in enumerate(COCO_PANOPTIC_SIZES):
+        ids = np.zeros((h, w), np.int64)
+        segments = []
+
+        def add(name, y0, y1, x0, x1):
+            nonlocal k
+            sid = segment_id(k)
+            k += 1
+            ids[y0:y1, x0:x1] = sid
+            ys, xs = np.where(ids == sid)
+            segments.append({'id': int(sid), 'category_id': cat_ids[name], 'iscrowd': 0,
+                             'area': int(len(ys)),
+                             'bbox': [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
+                                      int(ys.max() - ys.min() + 1)]})
+        add(['tree-merged', 'banner', 'road'][i], 0, h // 2, 0, w)
+        add(['road', 'tree-merged', 'banner'][i], h // 2, h, 3, w)  # columns 0-2 stay void
+        add(['person', 'dog', 'car'][i], 5 + i, h // 2 + 4, 4, w // 2)
+        add(['car', 'person', 'dog'][i], h // 3, h - 6, w // 2 + 3, w - 2 - i)
+        add('dog', 1, 3, w - 4, w - 2)                               # 2x2: dropped
+        stem = f'{139 + i:012d}'
+        img = np.clip(rng.integers(0, 255, 3) + id2rgb(ids) // 3 + rng.integers(0, 30, (h, w, 3)),
+                      0, 255).astype(np.uint8)
+        Image.fromarray(img).save(osp.join(root, 'val2017', stem + '.jpg'), quality=95)
+        Image.fromarray(id2rgb(ids)).save(osp.join(root, 'annotations', 'panoptic_val2017',
+                                                   stem + '.png'))
+        images.append({'id': 139 + i, 'file_name': stem + '.jpg', 'height': h, 'width': w})
+        annotations.append({'image_id': 139 + i, 'file_name': stem + '.png',
+                            'segments_info': segments})
+    data = {'images': images, 'annotations': annotations, 'categories': COCO_PANOPTIC_CATEGORIES}
+    with open(osp.join(root, 'annotations', 'panoptic_val2017.json'), 'w') as f:
+        json.dump(data, f)
+    return data
+
