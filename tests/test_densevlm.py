@@ -240,7 +240,8 @@ def test_warmup_cosine_lr():
 # -- training through tools/train.py ------------------------------------------------------------
 def train_args(tiny_eva, tiny_teacher, names_file, root, work_dir, epochs, config='densevlm_coco'):
     arch, ckpt = tiny_eva
-    return [sys.executable, 'tools/train.py', f'configs/{config}.py', '--work-dir', str(work_dir),
+    return [sys.executable, 'tools/train.py', f'configs/densevlm/{config}.py', '--work-dir',
+            str(work_dir),
             '--cfg-options', f'model.student.model_name={arch}', f'model.student.pretrained={ckpt}',
             f'model.class_names={names_file}', f'model.num_thing_classes={THINGS}',
             'model.val_text_classifier=None',

@@ -298,7 +298,7 @@ def test_metric_edge_cases():
 
 
 # -- tools/test.py -----------------------------------------------------------------
-CONFIG = 'configs/declip_region_cls_coco.py'
+CONFIG = 'configs/declip/declip_region_cls_coco.py'
 KEYS = [f'{m}_{kind}_top{k}' for m in ('rois', 'maskpool') for kind in ('thing', 'stuff')
         for k in (1, 5)]
 
