@@ -1,5 +1,5 @@
 # Shared by the dataset bases: batch 1, images resized to short side 448 (long side at most
-# 2048), labels kept at the original size (LoadAnnotationsKeepShape after Resize).
+# 2048), labels kept at the original size (LoadAnnotations after Resize).
 _base_ = ['./_pipelines.py']
 test_pipeline = {{_base_.short_side_448}}
 test_dataloader = dict(
