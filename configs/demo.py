@@ -1,8 +1,5 @@
 # Single images with your own class names (tools/demo.py): ClearCLIP on OpenAI ViT-B/16.
-_base_ = ['./_base_/models/clearclip_vit_b16.py', './_base_/default_runtime.py']
+_base_ = ['./_base_/models/clearclip_vit_b16.py', './_base_/datasets/_pipelines.py',
+          './_base_/default_runtime.py']
 model = dict(text_classifier=dict(class_names=['object']), prob_thd=0.0)
-test_pipeline = [
-    dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
-    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='PackSegInputs'),
-]
+test_pipeline = {{_base_.demo_448}}

@@ -7,9 +7,4 @@ _base_ = [
 model = dict(
     text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/city_scapes.txt'),
 )
-test_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
-    dict(type='Resize', scale=(4096, 560), keep_ratio=True),
-    dict(type='LoadAnnotationsKeepShape'),  # label maps of any size, 1x1 included
-    dict(type='PackSegInputs'),
-]))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_560}}))

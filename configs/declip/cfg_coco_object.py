@@ -8,9 +8,5 @@ model = dict(
     text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/coco_object.txt'),
     prob_thd=0.2,
 )
-test_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
-    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
-    dict(type='LoadAnnotationsKeepShape'),  # label maps of any size, 1x1 included
-    dict(type='PackSegInputs'),
-]))
+# DeCLIP's COCO-Object resize keeps the long side at most 2048 (not 4096)
+test_dataloader = dict(dataset=dict(pipeline={{_base_.short_side_448}}))

@@ -7,4 +7,4 @@ _base_ = [
 model = dict(
     text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/coco_stuff.txt'),
 )
-test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_test_pipeline}}))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_448}}))

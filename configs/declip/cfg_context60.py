@@ -8,4 +8,4 @@ model = dict(
     text_classifier=dict(class_names='{{fileDirname}}/../class_names/proxyclip/context60.txt'),
     prob_thd=0.15,
 )
-test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_test_pipeline}}))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_448}}))

@@ -9,4 +9,4 @@ model = dict(
     logit_scale=80.0,
     prob_thd=0.4,
 )
-test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_test_pipeline}}))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.declip_448}}))

@@ -2,7 +2,6 @@
 _base_ = [
     '../_base_/models/proxyclip_vit_b16.py',
     '../_base_/datasets/voc20.py',
-    '../_base_/datasets/_resize_pipelines.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(

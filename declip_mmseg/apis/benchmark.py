@@ -22,12 +22,22 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import List
 
+import numpy as np
+import open_clip
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dataset import default_collate
+from mmseg.registry import MODELS
+from PIL import Image
 
+from ..clip import resolve_model_name
+from ..datasets.grid_distill import GridDistillDataset
+from ..models.backbones.vfm import build_timm_vit
 from ..models.segmentors.sliding_window import window_boxes
 
 MODES = ('reference', 'one-window', 'batched', 'batched-bf16')
@@ -39,9 +49,7 @@ VOC21 = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 
 def build_segmentor(model_name: str, crop: int, stride: int, window_batch_size: int,
                     num_classes: int, amp_dtype, cpu_amp_dtype=None):
     """Random-weight segmentor at the real architecture's size."""
-    from mmseg.registry import MODELS
 
-    import declip_mmseg  # noqa: F401
     names = (VOC21 + [f'class {i}' for i in range(len(VOC21), num_classes)])[:num_classes]
     return MODELS.build(dict(
         type='ZeroShotSegmentor',
@@ -153,42 +161,59 @@ def format_table(rows: List[dict]) -> str:
     return '\n'.join(lines)
 
 
+CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+# Each --method is its protocol's model base: last block, windows, scale, post-processing.
+METHOD_CONFIGS = {m: f'_base_/models/{m}_vit_b16.py'
+                  for m in ('clearclip', 'sclip', 'naclip', 'proxyclip', 'maskclip')}
+# --train: the training config whose image size and autocast dtype are the defaults.
+TRAIN_CONFIGS = {'declip': 'declip/declip_distill_coco.py',
+                 'densevlm': 'densevlm/densevlm_coco.py'}
+# VFM name -> timm architecture and position-table size, for VFM files with random weights
+VFM_ARCHS = {'dino-B-8': ('vit_base_patch8_224', 224), 'dino-B-16': ('vit_base_patch16_224', 224),
+             'dinov2-B': ('vit_base_patch14_reg4_dinov2', 518),
+             'dinov2-L': ('vit_large_patch14_reg4_dinov2', 518)}
 
 
-# Each method's last block, windows and post-processing (random weights, real sizes).
-METHOD_SPECS = {
-    'clearclip': dict(backbone=dict(attn_mode='qq'), slide_crop=448, slide_stride=224),
-    'sclip': dict(backbone=dict(attn_mode='csa', residual=True, ffn=True), slide_crop=224,
-                  slide_stride=112, patch_fit='floor'),
-    'naclip': dict(backbone=dict(attn_mode='naclip'), slide_crop=224, slide_stride=112,
-                   patch_fit='floor', postprocess=[dict(type='PAMR', num_iter=10, dilations=(8, 16))]),
-    'proxyclip': dict(backbone=dict(attn_mode='proxy'), slide_crop=336, slide_stride=112),
-    'maskclip': dict(backbone=dict(attn_mode='identity', residual=True, ffn=True),
-                     inference_mode='whole', patch_fit='corner'),
-}
+def random_vfm_file(name: str, folder: str) -> str:
+    """A weights file of VFM ``name`` with random weights, in ``folder``."""
+    arch, size = VFM_ARCHS[name]
+    path = osp.join(folder, 'vfm.pth')
+    torch.save(build_timm_vit(arch, {'img_size': size}, {}).state_dict(), path)
+    return path
 
 
-def build_method(method: str, model_name: str, num_classes: int, amp_dtype, vfm: str = 'dino-B-8'):
-    """Random-weight segmentor of ``method``; ProxyCLIP's VFM gets random weights in a temp file."""
-    import tempfile
+def read_config(rel: str):
+    """A config under configs/, without importing ``custom_imports``."""
+    return Config.fromfile(osp.join(CONFIG_ROOT, rel), import_custom_modules=False)
 
-    from mmseg.registry import MODELS
 
-    import declip_mmseg  # noqa: F401
-
-    from ..models.backbones.vfm import build_timm_vit
-    spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in METHOD_SPECS[method].items()}
-    backbone = dict(type='DeCLIPViT', model_name=model_name, pretrained=None, **spec.pop('backbone'))
-    if backbone['attn_mode'] == 'proxy':
-        arch = {'dino-B-8': 'vit_base_patch8_224', 'dino-B-16': 'vit_base_patch16_224'}[vfm]
-        path = osp.join(tempfile.mkdtemp(prefix='declip_bench_'), 'vfm.pth')
-        torch.save(build_timm_vit(arch, {'img_size': 224}, {}).state_dict(), path)
-        backbone['proxy'] = dict(vfm=vfm, weights=path, beta=1.2, gamma=3.0)
+def method_model_cfg(method: str, model_name: str, num_classes: int, amp_dtype) -> dict:
+    """``model`` of ``method``'s config with random weights: CLIP ``model_name`` without
+    pretrained weights, ``num_classes`` plain names, no autocast unless ``amp_dtype``; a proxy
+    VFM gets random weights in a temp file."""
+    model = read_config(METHOD_CONFIGS[method]).model.to_dict()
+    model['backbone'].update(model_name=model_name, pretrained=None)
+    proxy = model['backbone'].get('proxy')
+    if proxy:
+        proxy['weights'] = random_vfm_file(proxy['vfm'], tempfile.mkdtemp(prefix='declip_bench_'))
     names = (VOC21 + [f'class {i}' for i in range(len(VOC21), num_classes)])[:num_classes]
-    return MODELS.build(dict(
-        type='ZeroShotSegmentor', backbone=backbone,
-        text_classifier=dict(type='ZeroShotTextClassifier', class_names=names, templates='name'),
-        window_batch_size=16, amp_dtype=amp_dtype, **spec)).eval()
+    model['text_classifier'].update(class_names=names, templates='name')
+    model['amp_dtype'] = amp_dtype
+    return model
+
+
+def build_method(method: str, model_name: str, num_classes: int, amp_dtype):
+    """Random-weight segmentor of ``method``, built from its config."""
+
+    return MODELS.build(method_model_cfg(method, model_name, num_classes, amp_dtype)).eval()
+
+
+def train_defaults(method: str) -> dict:
+    """Image size, autocast dtype and student architecture of ``method``'s training config
+    (DeCLIP: 560, bfloat16; DenseVLM: 512, float16; both EVA02-B-16)."""
+    cfg = read_config(TRAIN_CONFIGS[method])
+    return dict(image_size=cfg.train_dataloader.dataset.image_size,
+                amp_dtype=cfg.optim_wrapper.dtype, model_name=cfg.model.student.model_name)
 
 
 def run_method(method: str, model_name: str, height: int, width: int, num_classes: int,
@@ -230,25 +255,14 @@ def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size:
                     device: str, steps: int, amp_dtype=None) -> dict:
     """Time DeCLIP distillation steps (forward, backward, AdamW) with random weights;
     ``vfm_name`` is 'dinov2-B' or 'dinov2-L'."""
-    import tempfile
 
-    import numpy as np
-    from mmengine.dataset import default_collate
-    from mmseg.registry import MODELS
-    from PIL import Image
 
-    import declip_mmseg  # noqa: F401
 
-    from ..datasets.grid_distill import GridDistillDataset
-    from ..models.backbones.vfm import build_timm_vit
     torch.manual_seed(0)
     model = MODELS.build(dict(type='DeCLIPDistiller', student=dict(
         type='DeCLIPViT', model_name=model_name, attn_mode='csa', attn_scale=1.0)))
     folder = tempfile.mkdtemp(prefix='declip_bench_')
-    vfm_file = f'{folder}/vfm.pth'
-    arch = {'dinov2-B': 'vit_base_patch14_reg4_dinov2',
-            'dinov2-L': 'vit_large_patch14_reg4_dinov2'}[vfm_name]
-    torch.save(build_timm_vit(arch, {'img_size': 518}, {}).state_dict(), vfm_file)
+    vfm_file = random_vfm_file(vfm_name, folder)
     model.to(device)
     model.attach_teachers(torch.device(device), vfm=dict(name=vfm_name, weights=vfm_file))
     rng = np.random.default_rng(0)
@@ -285,18 +299,10 @@ def run_densevlm_train_steps(model_name: str, teacher_name: str, image_size: int
     """Time DenseVLM steps (teacher forward, student forward / backward, AdamW) with random
     weights at the real sizes; the 316-class text embeddings are random too (made once before
     training, not part of a step)."""
-    import tempfile
 
-    import numpy as np
-    import open_clip
-    from mmengine.dataset import default_collate
-    from mmseg.registry import MODELS
-    from PIL import Image
 
-    import declip_mmseg  # noqa: F401
 
-    from ..clip import resolve_model_name
-    from ..datasets.grid_distill import GridDistillDataset
+
     torch.manual_seed(0)
     folder = tempfile.mkdtemp(prefix='densevlm_bench_')
     rng = np.random.default_rng(0)
@@ -341,11 +347,18 @@ def run_densevlm_train_steps(model_name: str, teacher_name: str, image_size: int
                 peak_mem_mib=round(peak, 1))
 
 
-def benchmark_train(model_name='EVA02-B-16', vfm_name='dinov2-B', image_size=560, batch_size=2,
-                    devices=None, steps=2, amp_dtype='bfloat16', method='declip',
+def benchmark_train(model_name=None, vfm_name='dinov2-B', image_size=None, batch_size=2,
+                    devices=None, steps=2, amp_dtype=None, method='declip',
                     teacher_name='EVA02-L-14-336') -> List[dict]:
     """Training-step figures per device, each in its own process. ``method``: 'declip'
-    (student + DINOv2) or 'densevlm' (student + P-VLM teacher)."""
+    (student + DINOv2) or 'densevlm' (student + P-VLM teacher); ``model_name``,
+    ``image_size`` and ``amp_dtype`` default to the method's training config."""
+    if method not in TRAIN_CONFIGS:
+        raise ValueError(f"unknown training method {method!r}: 'declip' or 'densevlm'")
+    defaults = train_defaults(method)
+    model_name = model_name or defaults['model_name']
+    image_size = image_size or defaults['image_size']
+    amp_dtype = amp_dtype or defaults['amp_dtype']
     devices = devices or (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     rows = []
     for device in devices:
@@ -353,10 +366,8 @@ def benchmark_train(model_name='EVA02-B-16', vfm_name='dinov2-B', image_size=560
                       device=device, steps=steps, amp_dtype=amp_dtype if device == 'cuda' else None)
         if method == 'densevlm':
             args = dict(fn='train_densevlm', teacher_name=teacher_name, **common)
-        elif method == 'declip':
-            args = dict(fn='train', vfm_name=vfm_name, **common)
         else:
-            raise ValueError(f"unknown training method {method!r}: 'declip' or 'densevlm'")
+            args = dict(fn='train', vfm_name=vfm_name, **common)
         rows.append(in_fresh_process(args))
     return rows
 

@@ -6,12 +6,26 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
+# Training and region-classification configs that moved from configs/ into their method's folder
+# (same file names, so work dirs and exported files keep their names).
+MOVED_CONFIGS = {name: f'configs/{folder}/{name}' for folder, names in (
+    ('declip', ('declip_distill_coco_release.py', 'declip_distill_folder.py',
+                'declip_region_cls_coco.py')),
+    ('densevlm', ('densevlm_coco.py', 'densevlm_folder.py', 'densevlm_region_cls_coco.py',
+                  'densevlm_region_cls_ade.py')),
+    ('clipself', ('clipself_coco.py',)),
+    ('regionclip', ('regionclip_coco.py',)),
+) for name in names}
+
 
 def load_config(config: str, work_dir: Optional[str] = None,
                 cfg_options: Optional[dict] = None, launcher: str = 'none') -> Config:
     """Read ``config``, apply ``--cfg-options``, set the launcher and the work dir
     (default ``./work_dirs/<config name>``)."""
     if not osp.isfile(config):
+        moved = MOVED_CONFIGS.get(osp.basename(config))
+        if moved and not osp.normpath(config).endswith(osp.normpath(moved)):
+            raise FileNotFoundError(f'config file {config!r} does not exist: it moved to {moved!r}')
         raise FileNotFoundError(f'config file {config!r} does not exist')
     cfg = Config.fromfile(config)
     if cfg_options:

@@ -26,7 +26,8 @@ CONFIG_SETS: Dict[str, List[str]] = {
     'maskclip': [f'maskclip/cfg_{name}.py' for name in BENCHMARKS],
     'declip_proxy': [f'declip_proxy/cfg_{name}.py' for name in BENCHMARKS],
     # region classification (DenseVLM's Table 1): COCO panoptic and ADE20K panoptic
-    'densevlm_region_cls': ['densevlm_region_cls_coco.py', 'densevlm_region_cls_ade.py'],
+    'densevlm_region_cls': ['densevlm/densevlm_region_cls_coco.py',
+                            'densevlm/densevlm_region_cls_ade.py'],
 }
 
 def resolve_configs(configs: Optional[Sequence[str]] = None, config_set: str = 'clearclip',

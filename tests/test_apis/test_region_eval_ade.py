@@ -64,7 +64,7 @@ def test_tools_test_ade_and_coco(tiny_eva, ade_root, ade_embeddings, tmp_path, r
     arch, ckpt = tiny_eva
     common = [f'model.backbone.model_name={arch}', 'test_dataloader.num_workers=0',
               'test_dataloader.dataset.image_size=64', 'test_dataloader.dataset.patch_size=8']
-    proc = run_tool('test', ['configs/densevlm_region_cls_ade.py',
+    proc = run_tool('test', ['configs/densevlm/densevlm_region_cls_ade.py',
                '--checkpoint', ckpt, '--work-dir', str(tmp_path / 'ade'), '--cfg-options',
                f'test_dataloader.dataset.data_root={ade_root}',
                f'model.text_classifier.embeddings_file={ade_embeddings}'] + common)
@@ -76,7 +76,7 @@ def test_tools_test_ade_and_coco(tiny_eva, ade_root, ade_embeddings, tmp_path, r
     make_coco_panoptic(coco)
     names = tmp_path / 'names.txt'
     names.write_text('\n'.join(NAMES) + '\n')
-    proc = run_tool('test', ['configs/densevlm_region_cls_coco.py',
+    proc = run_tool('test', ['configs/densevlm/densevlm_region_cls_coco.py',
                '--checkpoint', ckpt, '--work-dir', str(tmp_path / 'coco_w'), '--cfg-options',
                f'test_dataloader.dataset.data_root={coco}',
                f'model.text_classifier.class_names={names}'] + common)
@@ -88,7 +88,8 @@ def test_tools_test_ade_and_coco(tiny_eva, ade_root, ade_embeddings, tmp_path, r
 def test_eval_all_region_sheet(tiny_eva, ade_root, ade_embeddings, tmp_path, run_tool):
     from openpyxl import load_workbook
     arch, ckpt = tiny_eva
-    proc = run_tool('eval_all', [osp.join(REPO, 'configs/densevlm_region_cls_ade.py'), '--checkpoint', ckpt,
+    config = osp.join(REPO, 'configs/densevlm/densevlm_region_cls_ade.py')
+    proc = run_tool('eval_all', [config, '--checkpoint', ckpt,
                '--out', 'results.xlsx', '--cfg-options', f'model.backbone.model_name={arch}',
                f'test_dataloader.dataset.data_root={ade_root}', 'test_dataloader.num_workers=0',
                f'model.text_classifier.embeddings_file={ade_embeddings}',

@@ -29,7 +29,7 @@ def coco_root(tmp_path_factory):
 
 
 # -- tools/test.py -----------------------------------------------------------------
-CONFIG = 'configs/declip_region_cls_coco.py'
+CONFIG = 'configs/declip/declip_region_cls_coco.py'
 
 
 KEYS = [f'{m}_{kind}_top{k}' for m in ('rois', 'maskpool') for kind in ('thing', 'stuff')

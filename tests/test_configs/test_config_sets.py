@@ -70,8 +70,8 @@ def test_distillation_configs():
     assert data.image_size // data.student_patch * data.vfm_patch == 490
     assert cfg.custom_hooks[0].type == 'DeCLIPDistillHook' and cfg.custom_hooks[0].alpha is None
     assert cfg.default_hooks.checkpoint.interval == 1
-    release = Config.fromfile(osp.join(CONFIG_ROOT, 'declip_distill_coco_release.py'))
+    release = Config.fromfile(osp.join(CONFIG_ROOT, 'declip', 'declip_distill_coco_release.py'))
     assert release.model.loss_context_weight == 0.1 and release.custom_hooks[0].alpha == 0.7
     assert release.model.student.attn_mode == 'qq'
-    folder = Config.fromfile(osp.join(CONFIG_ROOT, 'declip_distill_folder.py'))
+    folder = Config.fromfile(osp.join(CONFIG_ROOT, 'declip', 'declip_distill_folder.py'))
     assert folder.train_dataloader.dataset.ann_file is None and folder.val_dataloader is None

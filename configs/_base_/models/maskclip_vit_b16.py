@@ -3,19 +3,14 @@
 # whole image, ImageNet mean / std (mmseg 0.x img_norm_cfg), bottom / right padding to the
 # patch grid with the logits stretched back (PatchEmbed padding='corner'), MaskCLIP's 85
 # prompts, plain argmax (no threshold, no key smoothing / prompt denoising).
+_base_ = ['./zero_shot_segmentor.py']
 model = dict(
-    type='ZeroShotSegmentor',
     data_preprocessor=dict(type='mmseg.SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(type='DeCLIPViT', model_name='ViT-B-16', pretrained='openai',
-                  attn_mode='identity', residual=True, ffn=True, attn_scale=None),
-    text_classifier=dict(type='ZeroShotTextClassifier', class_names=None,
-                         templates='maskclip_85'),
+    backbone=dict(attn_mode='identity', residual=True, ffn=True),
+    text_classifier=dict(templates='maskclip_85'),
     logit_scale=100.0,
-    prob_thd=0.0,
     inference_mode='whole',
-    window_batch_size=16,
-    amp_dtype='float16',
     patch_fit='corner',
     postprocess=[],
 )

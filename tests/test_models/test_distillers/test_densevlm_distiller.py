@@ -192,7 +192,7 @@ def test_training_steps(tiny_eva, tiny_teacher, names_file, tmp_path):
 # -- training through tools/train.py ------------------------------------------------------------
 def train_args(tiny_eva, tiny_teacher, names_file, root, work_dir, epochs, config='densevlm_coco'):
     arch, ckpt = tiny_eva
-    return [f'configs/{config}.py', '--work-dir', str(work_dir),
+    return [f'configs/densevlm/{config}.py', '--work-dir', str(work_dir),
             '--cfg-options', f'model.student.model_name={arch}', f'model.student.pretrained={ckpt}',
             f'model.class_names={names_file}', f'model.num_thing_classes={THINGS}',
             'model.val_text_classifier=None',

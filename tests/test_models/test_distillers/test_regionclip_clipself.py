@@ -107,7 +107,8 @@ def test_train_modes_through_tools(config, export, tiny_eva, tmp_path, run_tool)
     root = make_pseudo(str(tmp_path / 'coco'))
     if config == 'clipself_coco':
         make_coco(root)
-    args = [f'configs/{config}.py', '--work-dir',
+    folder = config.split('_')[0]  # configs/regionclip/, configs/clipself/
+    args = [f'configs/{folder}/{config}.py', '--work-dir',
             str(tmp_path / 'w'), '--cfg-options', f'model.student.model_name={arch}',
             f'model.student.pretrained={ckpt}', 'model.val_text_classifier=None',
             f'train_dataloader.dataset.data_root={root}', 'train_dataloader.dataset.image_size=64',

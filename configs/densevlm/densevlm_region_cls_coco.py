@@ -5,16 +5,15 @@
 # normalized tokens); cosine to the class embeddings; mean per-class top-1 / top-5 accuracy (%),
 # things and stuff apart: rois.thing.macc1 (Boxes), maskpool.thing.macc1 (Masks-T),
 # maskpool.stuff.macc1 (Masks-S), ...
-#   python tools/test.py configs/densevlm_region_cls_coco.py --checkpoint FILE
-_base_ = ['./declip_region_cls_coco.py']
+#   python tools/test.py configs/densevlm/densevlm_region_cls_coco.py --checkpoint FILE
+# Otherwise as configs/declip/declip_region_cls_coco.py.
+_base_ = ['../declip/declip_region_cls_coco.py', '../_base_/models/densevlm_eva02_b16.py']
 
-checkpoint = 'checkpoints/densevlm_coco_6_save6_512_eva_vib16_12layers.pt'
 image_size = 512
 
 model = dict(
     normalize_tokens=True,
-    backbone=dict(_delete_=True, type='DeCLIPViT', model_name='EVA02-B-16', pretrained=checkpoint,
-                  attn_mode='identity', residual=True, ffn=True),
+    backbone={{_base_.densevlm_backbone}},
     # DenseVLM's metadata/coco_panoptic_clip_hand_craft_EVACLIP_ViTB16.npy instead:
     # text_classifier=dict(embeddings_file='metadata/coco_panoptic_clip_hand_craft_EVACLIP_ViTB16.npy')
     text_classifier=dict(templates='densevlm_hand_craft'),

@@ -89,7 +89,7 @@ def test_text_encoder_per_template_and_mean(tiny_clip, tmp_path):
 
 def test_distiller_builds_its_clip_once(tiny_eva, tmp_path, count_builds):
     """Student, frozen initial tower (teacher), validation text and export: one build."""
-    from declip_mmseg.testing import write_tiny_vfm, TINY_VFM_ARCH
+    from declip_mmseg.testing import TINY_VFM_ARCH, write_tiny_vfm
     arch, ckpt = tiny_eva
     model = MODELS.build(dict(
         type='DeCLIPDistiller',

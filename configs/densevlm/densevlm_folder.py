@@ -1,7 +1,7 @@
-# DeCLIP distillation on your own images: any folder (searched recursively), no labels.
-#   python tools/train.py configs/declip_distill_folder.py \
+# DenseVLM training on your own images: any folder (searched recursively), no labels.
+#   python tools/train.py configs/densevlm/densevlm_folder.py \
 #       --cfg-options train_dataloader.dataset.img_dir=/path/to/images
-_base_ = ['./declip_distill_coco.py']
+_base_ = ['./densevlm_coco.py']
 train_dataloader = dict(dataset=dict(data_root='', img_dir='data/my_images', ann_file=None))
 # no COCO panoptic validation for arbitrary folders
 val_dataloader = None

@@ -1,0 +1,26 @@
+# Every test pipeline, by resize rule. Resize(scale=(long_max, short), keep_ratio=True): the short
+# side becomes `short` unless the long side would pass `long_max`; labels are loaded after the
+# resize, so they stay at the original size. The dataset bases use short_side_448
+# (_clip_test_loader.py); a config with another rule sets
+# `test_dataloader = dict(dataset=dict(pipeline={{_base_.short_side_336}}))`.
+
+
+def _test_pipeline(scale, labels=True):
+    steps = [dict(type='LoadImageWithPillowFallback'),  # OpenCV, else Pillow (GIF, ...)
+             dict(type='Resize', scale=scale, keep_ratio=True)]
+    if labels:  # label maps of any size, 1x1 included
+        steps.append(dict(type='LoadAnnotationsKeepShape'))
+    return steps + [dict(type='PackSegInputs')]
+
+
+short_side_336 = _test_pipeline((2048, 336))   # SCLIP, NACLIP, ProxyCLIP
+# ClearCLIP; SCLIP COCO-Stuff; ProxyCLIP ADE, Cityscapes; DeCLIP COCO-Object
+short_side_448 = _test_pipeline((2048, 448))
+short_side_512 = _test_pipeline((2048, 512))   # MaskCLIP (mmseg 0.x img_scale=(2048, 512))
+short_side_560 = _test_pipeline((2048, 560))   # SCLIP, NACLIP Cityscapes
+maskclip_context = _test_pipeline((520, 520))  # MaskCLIP PASCAL Context: long side 520
+maskclip_city = _test_pipeline((1024, 512))    # MaskCLIP Cityscapes: 1024 x 512
+declip_448 = _test_pipeline((4096, 448))       # DeCLIP: short side 448, long side at most 4096
+declip_560 = _test_pipeline((4096, 560))       # DeCLIP Cityscapes
+demo_448 = _test_pipeline((2048, 448), labels=False)  # tools/demo.py: single images, no labels
+del _test_pipeline
