@@ -4,11 +4,11 @@ import glob
 import os.path as osp
 
 import pytest
-from conftest import REPO
 from mmengine.config import Config
 
 from declip_mmseg.apis.benchmark import METHOD_CONFIGS, build_method, read_config
 from declip_mmseg.apis.config import MOVED_CONFIGS, load_config
+from declip_mmseg.testing.tools import REPO
 
 CONFIG_ROOT = osp.join(REPO, 'configs')
 ALL_FILES = sorted(glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True))
