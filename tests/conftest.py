@@ -9,8 +9,10 @@ import os
 import pytest
 import torch
 
+from declip_mmseg.datasets.converters import convert_ade20k_panoptic
 from declip_mmseg.testing import TINY_EVA_ARCH, write_tiny_clip
 from declip_mmseg.testing import tools as _tools
+from declip_mmseg.testing.synthetic_data import make_raw_ade
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -44,3 +46,11 @@ def run_tool(monkeypatch):
             monkeypatch.setenv(key, value)
         return _tools.run_tool(name, argv, cwd=cwd)
     return run
+
+
+@pytest.fixture(scope='session')
+def ade_root(tmp_path_factory):
+    """A raw synthetic ADEChallengeData2016, converted to ADE20K panoptic."""
+    root = make_raw_ade(str(tmp_path_factory.mktemp('ade') / 'ADEChallengeData2016'))
+    convert_ade20k_panoptic(root, log=None)
+    return root

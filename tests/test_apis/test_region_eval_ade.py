@@ -1,56 +1,16 @@
 """DenseVLM's region classification on ADE20K and COCO through tools/test.py and tools/eval_all.py."""
-import os
 import os.path as osp
 import re
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from declip_mmseg.datasets.converters.ade20k_panoptic import convert_ade20k_panoptic
 from declip_mmseg.testing.synthetic_data import COCO_PANOPTIC_NAMES as NAMES
 from declip_mmseg.testing.synthetic_data import make_coco_panoptic
 from declip_mmseg.testing.tools import REPO
 
 DV_KEYS = [f'{m}.{kind}.macc{k}' for m in ('rois', 'maskpool') for kind in ('thing', 'stuff')
            for k in (1, 5)]
-
-
-def make_raw_ade(root, n=2, seed=0):
-    """ADEChallengeData2016 with images/, annotations/ and annotations_instance/ (validation).
-
-    Each image: wall (label 1) on top, sky (3) at the bottom, a void corner (0), two persons
-    (instance class 4 -> label 13) and a car (instance class 9 -> label 21) pasted over the
-    stuff; the semantic map marks the things too, as ADE's does."""
-    rng = np.random.default_rng(seed)
-    for sub in ('images', 'annotations', 'annotations_instance'):
-        os.makedirs(osp.join(root, sub, 'validation'), exist_ok=True)
-    for i in range(n):
-        h, w = 48 + 8 * i, 72 - 6 * i
-        sem = np.ones((h, w), np.uint8)
-        sem[h // 2:] = 3
-        sem[:4, :4] = 0
-        inst = np.zeros((h, w, 3), np.uint8)
-        for k, (cls, sem_label, y0, x0) in enumerate([(4, 13, 6, 6), (4, 13, 20, 30),
-                                                      (9, 21, h // 2 + 2, 10)]):
-            inst[y0:y0 + 12, x0:x0 + 14] = (cls, k + 1, 0)
-            sem[y0:y0 + 12, x0:x0 + 14] = sem_label
-        stem = f'ADE_val_{i + 1:08d}'
-        img = (rng.random((h, w, 3)) * 60 + sem[..., None] * 10).astype(np.uint8)
-        Image.fromarray(img).save(osp.join(root, 'images', 'validation', stem + '.jpg'))
-        Image.fromarray(sem).save(osp.join(root, 'annotations', 'validation', stem + '.png'))
-        Image.fromarray(inst).save(osp.join(root, 'annotations_instance', 'validation',
-                                            stem + '.png'))
-    return root
-
-
-@pytest.fixture(scope='module')
-def ade_root(tmp_path_factory):
-    root = make_raw_ade(str(tmp_path_factory.mktemp('ade') / 'ADEChallengeData2016'))
-    convert_ade20k_panoptic(root, log=None)
-    return root
-
-
 
 
 @pytest.fixture(scope='module')
