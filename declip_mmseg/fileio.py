@@ -107,3 +107,65 @@ def safe_write(path: str, make_dirs: bool = True) -> Iterator[str]:
                                    describe_write_error(path, err)) from err
         raise
     _sync_folder(folder)
+
+
+class OutputPathError(ValueError):
+    """An output path that cannot work, found before any work is done."""
+
+
+def _nearest_existing(folder: str) -> str:
+    while folder and not osp.exists(folder):
+        parent = osp.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return folder
+
+
+def _check_writable_folder(folder: str, flag: str, path: str) -> None:
+    """``folder`` (or, if missing, the nearest existing folder above it, where it will be
+    created) accepts a new file: probed with a real temporary file (read-only file systems
+    and permissions alike)."""
+    existing = _nearest_existing(folder)
+    if not osp.isdir(existing):
+        raise OutputPathError(f'{flag} {path!r}: {existing!r} is a file, not a folder; '
+                              'give a path inside a folder')
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix='.write_test_')
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise OutputPathError(f'{flag} {path!r}: cannot write in {existing!r} '
+                              f'({os.strerror(err.errno) if err.errno else err}); fix the '
+                              'permissions or write somewhere else') from err
+
+
+def check_output_file(path: str, suffixes, flag: str = '--out') -> str:
+    """Before the work: ``path`` names a file (not a folder, not ending in ``/``) with one of
+    ``suffixes`` (e.g. ``('.png', '.jpg')``), in a folder that exists or can be created and
+    accepts files. Returns the path with ``~`` expanded; raises :class:`OutputPathError`."""
+    path = osp.expanduser(path)
+    shown = ', '.join(suffixes)
+    if not path.strip():
+        raise OutputPathError(f'{flag} is empty; give a file name ending in {shown}')
+    if path.endswith(('/', os.sep)) or osp.isdir(path):
+        raise OutputPathError(f'{flag} {path!r} is a folder; give a file name in it, e.g. '
+                              f'{osp.join(path, "out" + suffixes[0])!r}')
+    suffix = osp.splitext(path)[1].lower()
+    if suffix not in suffixes:
+        what = f'has the extension {suffix!r}' if suffix else 'has no extension'
+        raise OutputPathError(f'{flag} {path!r} {what}; the file name must end in {shown} '
+                              f'(e.g. {osp.splitext(path)[0] + suffixes[0]!r})')
+    _check_writable_folder(osp.dirname(osp.abspath(path)), flag, path)
+    return path
+
+
+def check_output_folder(path: str, flag: str = '--show-dir') -> str:
+    """Before the work: ``path`` is a folder, or can be created, and accepts files."""
+    path = osp.expanduser(path)
+    if not path.strip():
+        raise OutputPathError(f'{flag} is empty; give a folder')
+    if osp.exists(path) and not osp.isdir(path):
+        raise OutputPathError(f'{flag} {path!r} is a file; give a folder')
+    _check_writable_folder(osp.abspath(path), flag, path)
+    return path

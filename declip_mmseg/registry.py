@@ -11,8 +11,9 @@ MODELS             segmentors (``ZeroShotSegmentor``, ``DenseRegionClassifier``)
 DATASETS           ``PascalVOC20Dataset``, ``COCOObjectDataset``, ``GridDistillDataset``, ...
 TRANSFORMS         ``LoadImageWithPillowFallback``, ``LoadAnnotationsKeepShape``
 METRICS            ``PerClassIoUMetric``, ``RegionClassificationMetric``
-HOOKS              ``DistillHook``, ``SegVisualizationHookAnyFormat``
+HOOKS              ``DistillHook``, ``FiniteLossHook``, ``SegVisualizationHookAnyFormat``
 VISUALIZERS        ``SegLocalVisualizerAnySize``
+VISBACKENDS        ``SafeLocalVisBackend``
 PARAM_SCHEDULERS   ``WarmupCosineLR``
 =================  ==========================================================================
 

@@ -53,3 +53,45 @@ def test_safe_write_refuses_a_folder(tmp_path):
     with pytest.raises(OutputWriteError, match='is a folder|Is a directory'):
         with safe_write(str(tmp_path)):
             pass
+
+
+# -- output paths checked before the work ----------------------------------------------------
+def test_check_output_file_refuses_folders_and_missing_extensions(tmp_path):
+    from declip_mmseg.fileio import OutputPathError, check_output_file
+    with pytest.raises(OutputPathError, match="--out 'results/' is a folder"):
+        check_output_file('results/', ('.png',))
+    with pytest.raises(OutputPathError, match='is a folder'):
+        check_output_file(str(tmp_path), ('.png',))
+    with pytest.raises(OutputPathError, match=r"has no extension.*\.png"):
+        check_output_file(str(tmp_path / 'overlay'), ('.png', '.jpg'))
+    with pytest.raises(OutputPathError, match=r"extension '\.txt'.*\.xlsx"):
+        check_output_file(str(tmp_path / 'r.txt'), ('.xlsx',), '--out')
+    with pytest.raises(OutputPathError, match='is a file, not a folder'):
+        (tmp_path / 'afile').write_text('x')
+        check_output_file(str(tmp_path / 'afile' / 'o.png'), ('.png',))
+    # a missing folder is fine (created by the writer), and nothing is created by the check
+    assert check_output_file(str(tmp_path / 'new' / 'o.png'), ('.png',)).endswith('o.png')
+    assert not (tmp_path / 'new').exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root ignores permission bits')
+def test_check_output_refuses_a_read_only_folder(tmp_path):
+    from declip_mmseg.fileio import OutputPathError, check_output_file, check_output_folder
+    ro = tmp_path / 'ro'
+    ro.mkdir()
+    os.chmod(ro, 0o555)
+    try:
+        with pytest.raises(OutputPathError, match='cannot write in.*ro'):
+            check_output_file(str(ro / 'x.png'), ('.png',))
+        with pytest.raises(OutputPathError, match='cannot write in'):
+            check_output_folder(str(ro / 'show'))
+    finally:
+        os.chmod(ro, 0o755)
+
+
+def test_check_output_folder_refuses_a_file(tmp_path):
+    from declip_mmseg.fileio import OutputPathError, check_output_folder
+    (tmp_path / 'f').write_text('x')
+    with pytest.raises(OutputPathError, match="--show-dir .* is a file"):
+        check_output_folder(str(tmp_path / 'f'))
+    assert check_output_folder(str(tmp_path / 'new' / 'show'))

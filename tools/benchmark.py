@@ -20,6 +20,7 @@ from declip_mmseg.apis.benchmark import (
     benchmark_train,
     format_table,
 )
+from declip_mmseg.apis.checks import check_value, check_window
 
 
 def main(argv=None):
@@ -46,6 +47,14 @@ def main(argv=None):
                         'DenseVLM 512)')
     parser.add_argument('--batch', type=int, default=2)
     args = parser.parse_args(argv)
+    try:  # the same value rules as the configs (declip_mmseg.apis.checks)
+        for flag in ('height', 'width', 'crop', 'stride', 'classes', 'repeats', 'batch',
+                     'image_size'):
+            if getattr(args, flag) is not None:
+                check_value(f'--{flag.replace("_", "-")}', getattr(args, flag), 'count')
+        check_window(args.crop, args.stride)
+    except ValueError as err:
+        parser.error(str(err))
     if args.train:
         methods = args.method or ['declip']
         if len(methods) != 1 or methods[0] not in TRAIN_CONFIGS:

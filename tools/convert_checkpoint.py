@@ -20,7 +20,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         fmt = convert_checkpoint(args.src, args.dst, args.model, args.base)
-    except (RuntimeError, FileNotFoundError, ValueError) as err:
+    except (RuntimeError, OSError, ValueError) as err:  # OSError: DST not writable
         sys.exit(f'error: {err}')
     print(f'{args.src} ({fmt} format) -> {args.dst} (open_clip format)')
 

@@ -42,17 +42,27 @@ def main(argv=None):
     start = time.monotonic()
     log('loading the libraries')
     from declip_mmseg.apis import ClassNameError, OpenVocabInferencer, WeightsUnavailableError
-    from declip_mmseg.apis.inference import segment_and_draw
+    from declip_mmseg.apis.checks import check_value
+    from declip_mmseg.apis.inference import check_overlay_path, segment_and_draw
+    try:  # before any work: the output path and the values
+        args.out = check_overlay_path(args.out)
+        check_value('--alpha', args.alpha, 'fraction')
+    except ValueError as err:
+        sys.exit(f'error: {err}')
     log('building the model: CLIP weights, then the text embeddings of the class names '
         '(first run of a vocabulary: about a minute on a CPU; cached afterwards)')
     try:
         inferencer = OpenVocabInferencer(args.config, classes=args.classes,
                                          checkpoint=args.checkpoint, model_name=args.model,
                                          device=args.device, cfg_options=options)
-    except (WeightsUnavailableError, ClassNameError, FileNotFoundError, IsADirectoryError) as err:
+    except (WeightsUnavailableError, ClassNameError, FileNotFoundError, IsADirectoryError,
+            ValueError) as err:  # ValueError: a config value or an empty --checkpoint
         sys.exit(f'error: {err}')
     log(f'segmenting {args.image}')
-    found = segment_and_draw(inferencer, args.image, args.out, alpha=args.alpha, log=log)
+    try:
+        found = segment_and_draw(inferencer, args.image, args.out, alpha=args.alpha, log=log)
+    except OSError as err:  # e.g. a full disk: safe_write names the path, nothing half-written
+        sys.exit(f'error: {err}')
     log(f'wrote {args.out}; classes found: {", ".join(found)}')
 
 

@@ -7,6 +7,8 @@ from mmengine.config import DictAction
 from declip_mmseg.apis import WeightsUnavailableError
 from declip_mmseg.apis.config import finish_distributed, setup_local_rank
 from declip_mmseg.apis.test import load_test_config, run_test
+from declip_mmseg.clip import NonFiniteWeightsError
+from declip_mmseg.fileio import OutputPathError, OutputWriteError
 
 
 def parse_args(argv=None):
@@ -27,12 +29,16 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     setup_local_rank(args.local_rank)
-    cfg = load_test_config(args.config, checkpoint=args.checkpoint, work_dir=args.work_dir,
-                           cfg_options=args.cfg_options, show_dir=args.show_dir,
-                           launcher=args.launcher, class_names=args.classes)
+    try:  # a bad option or value: one line naming it and the fix, before any work
+        cfg = load_test_config(args.config, checkpoint=args.checkpoint, work_dir=args.work_dir,
+                               cfg_options=args.cfg_options, show_dir=args.show_dir,
+                               launcher=args.launcher, class_names=args.classes)
+    except (ValueError, OSError) as err:
+        sys.exit(f'error: {err}')
     try:
         run_test(cfg)
-    except WeightsUnavailableError as err:  # one line, not a traceback: the fix is a flag
+    except (WeightsUnavailableError, NonFiniteWeightsError, OutputPathError,
+            OutputWriteError) as err:  # one line, not a traceback: the fix is in it
         sys.exit(f'error: {err}')
     finish_distributed()  # after success only: a failed rank is torn down by torchrun
 

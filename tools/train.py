@@ -1,10 +1,14 @@
 """Train (DeCLIP distillation): python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]]."""
 import argparse
+import sys
 
 from mmengine.config import DictAction
 
 from declip_mmseg.apis.config import finish_distributed, setup_local_rank
 from declip_mmseg.apis.train import load_train_config, run_train
+from declip_mmseg.clip import NonFiniteWeightsError
+from declip_mmseg.engine import TrainingDivergedError
+from declip_mmseg.fileio import OutputWriteError
 
 
 def main(argv=None):
@@ -19,9 +23,15 @@ def main(argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     setup_local_rank(args.local_rank)
-    cfg = load_train_config(args.config, work_dir=args.work_dir, resume=args.resume,
-                            cfg_options=args.cfg_options, launcher=args.launcher)
-    run_train(cfg)
+    try:  # a bad option or value: one line naming it and the fix, before any work
+        cfg = load_train_config(args.config, work_dir=args.work_dir, resume=args.resume,
+                                cfg_options=args.cfg_options, launcher=args.launcher)
+    except (ValueError, OSError) as err:
+        sys.exit(f'error: {err}')
+    try:
+        run_train(cfg)
+    except (TrainingDivergedError, NonFiniteWeightsError, OutputWriteError) as err:
+        sys.exit(f'error: {err}')
     finish_distributed()  # after success only: a failed rank is torn down by torchrun
 
 

@@ -7,7 +7,7 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),  # tools/test.py switches to gloo on CPU-only machines
 )
-vis_backends = [dict(type='LocalVisBackend')]
+vis_backends = [dict(type='SafeLocalVisBackend')]  # --show-dir: a failed write stops the run
 visualizer = dict(type='SegLocalVisualizerAnySize', vis_backends=vis_backends, name='visualizer',
                   alpha=0.6)  # mmseg's SegLocalVisualizer, 1x1 images included
 log_processor = dict(by_epoch=False)

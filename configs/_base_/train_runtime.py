@@ -1,5 +1,5 @@
 # Runtime of every training config (tools/train.py): a checkpoint every epoch (3 kept), logs
-# every 50 iterations (local and TensorBoard), seed 0.
+# every 50 iterations (local and TensorBoard), seed 0, a stop at the first non-finite loss.
 custom_imports = dict(imports=['declip_mmseg'], allow_failed_imports=False)
 default_scope = 'mmseg'
 default_hooks = dict(
@@ -8,6 +8,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    finite_loss=dict(type='FiniteLossHook'),  # a NaN / Inf loss stops training before its step
 )
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))

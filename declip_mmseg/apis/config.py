@@ -1,10 +1,15 @@
 """Config loading shared by the tools: file check, overrides, work dir, weights, this machine."""
+import difflib
+import inspect
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
 from mmengine.config import Config
+
+from ..clip import check_weight_source
+from .checks import ConfigValueError, check_config_values
 
 # Training and region-classification configs that moved from configs/ into their method's folder
 # (same file names, so work dirs and exported files keep their names).
@@ -29,13 +34,32 @@ def load_config(config: str, work_dir: Optional[str] = None,
         raise FileNotFoundError(f'config file {config!r} does not exist')
     cfg = Config.fromfile(config)
     if cfg_options:
+        check_option_keys(cfg, cfg_options, config)
         cfg.merge_from_dict(cfg_options)
+    check_config_values(cfg)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def check_option_keys(cfg: Config, cfg_options: dict, config: str) -> None:
+    """Refuse a ``--cfg-options`` key whose top-level name is neither in the config nor one the
+    Runner reads (a typo would otherwise be added silently and ignored), suggesting the
+    closest existing key (difflib)."""
+    from mmengine.runner import Runner
+    known = set(cfg.keys()) | set(inspect.signature(Runner.__init__).parameters) - {'self'}
+    for key in cfg_options:
+        top = key.split('.')[0]
+        if top in known:
+            continue
+        close = difflib.get_close_matches(top, sorted(known), n=1, cutoff=0.6)
+        fix = (f"did you mean {close[0]!r} ({close[0] + key[len(top):]}=...)?" if close else
+               f"its top-level keys are {sorted(cfg.keys())}")
+        raise ConfigValueError(f'--cfg-options {key}: {config!r} has no top-level key {top!r}, so the '
+                       f'value would be ignored; {fix}')
 
 
 def adapt_to_machine(cfg: Config) -> Config:
@@ -76,8 +100,10 @@ def set_checkpoint(cfg: Config, checkpoint: str) -> None:
 
     Configs that load fine-tuned weights over a base model (``checkpoint``
     set, e.g. DeCLIP's) get the new file as ``checkpoint``; the others as
-    ``pretrained``. The text classifier follows the backbone.
+    ``pretrained``. The text classifier follows the backbone. An empty or blank
+    ``checkpoint`` (``--checkpoint "$UNSET"``) is an error.
     """
+    check_weight_source(checkpoint, '--checkpoint')
     key = 'checkpoint' if cfg.model.backbone.get('checkpoint') else 'pretrained'
     cfg.model.backbone[key] = checkpoint
     for name in ('pretrained', 'checkpoint'):

@@ -12,6 +12,7 @@ the text classifier's :meth:`~declip_mmseg.models.ZeroShotTextClassifier.set_voc
 callback (windows done, windows in all).
 """
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Union
 
@@ -22,10 +23,14 @@ from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 from PIL import Image
 
+from ..fileio import check_output_file, safe_write
 from ..models.segmentors.sliding_window import window_boxes
-from ..text import Vocabulary
+from ..text import ClassNameWarning, Vocabulary
 from ..visualization import draw_overlay, read_rgb
+from .checks import check_config_values
 from .config import load_config, set_checkpoint
+
+OVERLAY_SUFFIXES = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff')
 
 Progress = Callable[[int, int], None]
 
@@ -76,8 +81,11 @@ class OpenVocabInferencer:
                  model_name: Optional[str] = None, device: str = 'cpu',
                  cfg_options: Optional[dict] = None):
         register_all_modules(init_default_scope=True)
-        cfg = load_config(config, cfg_options=cfg_options) if isinstance(config, str) \
-            else config.copy()
+        if isinstance(config, str):
+            cfg = load_config(config, cfg_options=cfg_options)
+        else:
+            cfg = config.copy()
+            check_config_values(cfg)
         if classes is not None:
             cfg.model.text_classifier.class_names = classes
         if checkpoint is not None:
@@ -91,6 +99,7 @@ class OpenVocabInferencer:
         model.cfg = cfg
         self.model = model.to(device).eval()
         self.cfg = cfg
+        warn_one_class_with_synonyms(self.vocabulary)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -103,7 +112,9 @@ class OpenVocabInferencer:
     def set_classes(self, classes) -> Vocabulary:
         """Segment with other class names from now on; nothing but their text embeddings is
         computed (and those are read from the cache when known)."""
-        return self.model.text_classifier.set_vocabulary(classes)
+        vocabulary = self.model.text_classifier.set_vocabulary(classes)
+        warn_one_class_with_synonyms(vocabulary)
+        return vocabulary
 
     def windows(self, height: int, width: int) -> int:
         """How many windows an image of this size (after the pipeline's resize) takes."""
@@ -137,9 +148,30 @@ class OpenVocabInferencer:
         return draw_overlay(rgb, result.labels, result.class_names, alpha)
 
     def draw(self, result: Segmentation, out_path: str, alpha: float = 0.5) -> str:
-        """Write :meth:`overlay` as a PNG (or any format Pillow writes by the suffix)."""
-        Image.fromarray(self.overlay(result, alpha)).save(out_path)
+        """Write :meth:`overlay` as a PNG (or any format Pillow writes by the suffix), complete
+        or not at all (:func:`safe_write`)."""
+        overlay = Image.fromarray(self.overlay(result, alpha))
+        with safe_write(out_path) as tmp:
+            overlay.save(tmp)  # the temporary name keeps the suffix, so the format
         return out_path
+
+
+def check_overlay_path(out_path: str, flag: str = '--out') -> str:
+    """Before segmenting: ``out_path`` is a file name Pillow can write (by its suffix) in a
+    folder that accepts files (:func:`check_output_file`)."""
+    return check_output_file(out_path, OVERLAY_SUFFIXES, flag)
+
+
+def warn_one_class_with_synonyms(vocabulary: Vocabulary) -> None:
+    """One class with several names is most often classes written with ``,``: say that ``;``
+    separates classes (the demo and the web page both build through the inferencer)."""
+    if vocabulary.num_classes == 1 and len(vocabulary.classes[0]) > 1:
+        names = vocabulary.classes[0]
+        warnings.warn(
+            f"the vocabulary is ONE class with {len(names)} synonyms ({', '.join(names)}), so "
+            "every pixel gets that class. ';' separates classes, ',' separates synonyms of one "
+            f"class: write {'; '.join(names)!r} for {len(names)} classes.", ClassNameWarning,
+            stacklevel=3)
 
 
 def progress_lines(log: Callable[[str], None], every: float = 2.0) -> Progress:

@@ -4,6 +4,7 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from ..fileio import check_output_folder
 from .checks import check_vocabulary, check_weights, checked_dataset
 from .config import adapt_to_machine, init_cpu_distributed, load_config, set_checkpoint
 
@@ -29,12 +30,13 @@ def load_test_config(config: str, checkpoint: Optional[str] = None, work_dir: Op
             raise ValueError(f'--show-dir needs a visualization hook; {config!r} has none '
                              '(it draws segmentation maps only)')
         cfg.default_hooks.visualization.draw = True
-        cfg.visualizer.save_dir = show_dir
+        cfg.visualizer.save_dir = check_output_folder(show_dir, '--show-dir')
     return adapt_to_machine(cfg)
 
 
 def run_test(cfg: Config):
     """Check the vocabulary and the data, build the Runner, evaluate, return ``(metrics, runner)``."""
+    check_output_folder(cfg.work_dir, '--work-dir')
     check_weights(cfg)
     dataset, _ = checked_dataset(cfg.test_dataloader.dataset)
     check_vocabulary(cfg, dataset.metainfo.get('classes'))

@@ -2,11 +2,12 @@
 serialised by a lock file and written atomically (earlier results are never lost)."""
 import os
 import os.path as osp
-import tempfile
 from typing import List, Sequence
 
 from filelock import FileLock
 from openpyxl import Workbook, load_workbook
+
+from ..fileio import OutputPathError, check_output_file, safe_write
 
 RESULT_COLUMNS = ['date', 'config', 'dataset', 'method', 'backbone', 'weights', 'attn_mode',
                   'residual', 'ffn', 'attn_scale', 'proxy', 'aAcc', 'mIoU', 'mAcc', 'short_side',
@@ -48,19 +49,10 @@ def _read_book(path: str):
 def check_output_workbook(path: str) -> None:
     """Before any evaluation: ``path`` must be an .xlsx that can be read (if it exists) and
     written (its folder too, for the atomic replace)."""
-    if not path.lower().endswith(WORKBOOK_SUFFIXES):
-        raise WorkbookError(f'--out {path!r} must end with .xlsx (an Excel workbook)')
-    if osp.isdir(path):
-        raise WorkbookError(f'--out {path!r} is a directory; pass a .xlsx file name')
-    folder = osp.dirname(osp.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix='.write_test_')
-        os.close(fd)
-        os.remove(probe)
-    except OSError as err:
-        raise WorkbookError(f'cannot write results next to --out {path!r}: folder {folder!r} '
-                            f'is not writable ({err}); pass another --out') from err
+    try:  # a file name ending in .xlsx, not a folder, in a folder that accepts files
+        check_output_file(path, WORKBOOK_SUFFIXES, '--out')
+    except OutputPathError as err:
+        raise WorkbookError(f'{err} (an Excel workbook)') from err
     if osp.exists(path):
         if not os.access(path, os.R_OK | os.W_OK):
             raise WorkbookError(f'--out {path!r} exists but is not readable and writable by '
@@ -102,26 +94,10 @@ def append_results(path: str, rows: List[dict], class_rows: List[dict],
 
 
 def _save_atomic(book, path: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            book.save(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # a crash while saving never corrupts earlier results
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass  # some file systems cannot sync folders; the replace itself is atomic
+    """Through :func:`safe_write`: a crash or a full disk while saving never corrupts earlier
+    results, and a group-shared workbook keeps its mode."""
+    with safe_write(path) as tmp:
+        book.save(tmp)
 
 
 def _cell(value):

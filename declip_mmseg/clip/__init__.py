@@ -25,9 +25,12 @@ from .factory import (
                         weight_source,
 )
 from .sources import (
+                        NonFiniteWeightsError,
                         WeightsUnavailableError,
                         check_checkpoint_file,
+                        check_finite,
                         check_tag_available,
+                        check_weight_source,
                         load_checkpoint_file,
                         looks_like_path,
                         weights_identity,
@@ -35,7 +38,7 @@ from .sources import (
 
 __all__ = ['CLIP_MEAN_01', 'CLIP_MEAN_255', 'CLIP_STD_01', 'CLIP_STD_255', 'IMAGENET_MEAN_01',
            'IMAGENET_MEAN_255', 'IMAGENET_STD_01', 'IMAGENET_STD_255', 'WEIGHT_KEYS',
-           'WeightsUnavailableError', 'blend', 'build_clip', 'check_checkpoint_file',
-           'check_tag_available', 'detach_visual', 'load_checkpoint_file', 'load_weights',
-           'looks_like_path', 'resolve_model_name', 'save_clip', 'weight_source',
-           'weights_identity']
+           'NonFiniteWeightsError', 'WeightsUnavailableError', 'blend', 'build_clip',
+           'check_checkpoint_file', 'check_finite', 'check_tag_available', 'check_weight_source',
+           'detach_visual', 'load_checkpoint_file', 'load_weights', 'looks_like_path',
+           'resolve_model_name', 'save_clip', 'weight_source', 'weights_identity']

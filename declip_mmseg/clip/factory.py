@@ -13,7 +13,6 @@ Checkpoint formats other than open_clip's are converted by :mod:`.formats`.
 import contextlib
 import json
 import logging
-import os
 import os.path as osp
 import tempfile
 import warnings
@@ -25,13 +24,16 @@ from open_clip.factory import resize_pos_embed, resize_text_pos_embed
 from timm.models import is_model, register_model
 from timm.models.eva import Eva
 
+from ..fileio import safe_write
 from .architecture import architecture_error, architecture_of, mismatch
 from .formats import to_open_clip
 from .sources import (
     LOCAL_FILE_HINT,
     WeightsUnavailableError,
     check_checkpoint_file,
+    check_finite,
     check_tag_available,
+    check_weight_source,
     load_checkpoint_file,
     looks_like_path,
     tag_needs_quick_gelu,
@@ -95,6 +97,9 @@ def describe_key_mismatch(path: str, missing, unexpected, limit: int = 8) -> str
     return ' '.join(parts)
 
 
+EXPORT_FIX = ('training diverged (a NaN / Inf loss or gradient) and nothing was written; resume '
+              'from a checkpoint saved before that with a lower learning rate, or train in fp32')
+
 WEIGHT_KEYS = ('model_name', 'pretrained', 'checkpoint', 'quick_gelu')
 
 
@@ -122,6 +127,8 @@ def build_clip(model_name: str, pretrained: Optional[str] = None,
         quick_gelu: force QuickGELU on or off; None decides from the tag
             (``openai`` weights need it) or from a ``-quickgelu`` model name.
     """
+    check_weight_source(pretrained, 'pretrained')
+    check_weight_source(checkpoint, 'checkpoint')
     model_name = resolve_model_name(model_name)
     kwargs = {}
     if pretrained and not looks_like_path(pretrained):
@@ -246,10 +253,12 @@ def blend(trained: Dict[str, torch.Tensor], initial: Dict[str, torch.Tensor],
 def save_clip(text_clip: torch.nn.Module, visual_state: Dict[str, torch.Tensor], path: str) -> str:
     """Write a whole CLIP in open_clip's format: the image tower's ``visual_state`` (keys of
     ``clip.visual``) over ``text_clip`` (a model after :func:`detach_visual`). The file appears
-    complete or not at all; it loads with ``open_clip.create_model(name, pretrained=path)``."""
+    complete or not at all (:func:`safe_write`); it loads with
+    ``open_clip.create_model(name, pretrained=path)``. Weights with NaN / Inf are refused
+    (:class:`NonFiniteWeightsError`) and nothing is written."""
     state = {f'visual.{k}': v.detach().cpu().contiguous() for k, v in visual_state.items()}
     state.update({k: v.detach().cpu().contiguous() for k, v in text_clip.state_dict().items()})
-    tmp = f'{path}.tmp'
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    check_finite(state, f"refusing to export '{path}'", EXPORT_FIX)
+    with safe_write(path) as tmp:
+        torch.save(state, tmp)
     return path

@@ -10,6 +10,7 @@ identifies the weights for the text-embedding cache (:func:`weights_identity`).
 import hashlib
 import os
 import os.path as osp
+import re
 import socket
 import zipfile
 from typing import Optional
@@ -22,6 +23,16 @@ from huggingface_hub import try_to_load_from_cache
 from open_clip.pretrained import HF_WEIGHTS_NAME, has_hf_hub
 
 CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+
+
+def check_weight_source(source, key: str = 'pretrained') -> None:
+    """An empty or blank weight source (``--checkpoint "$UNSET"``, ``pretrained=`` in
+    --cfg-options) is an error, never random weights. None means "no weights" and passes."""
+    if isinstance(source, str) and not source.strip():
+        raise ValueError(
+            f'{key} is {source!r}: an empty weight source (an unset shell variable?). Give an '
+            "open_clip tag such as 'openai' or the path of a checkpoint file; leaving it empty "
+            'would evaluate random weights.')
 
 
 def looks_like_path(pretrained: str) -> bool:
@@ -38,6 +49,33 @@ LOCAL_FILE_HINT = ('Download the checkpoint on a machine with network access and
 
 class WeightsUnavailableError(RuntimeError):
     """Tagged weights are neither cached nor downloadable (no network)."""
+
+
+class NonFiniteWeightsError(RuntimeError):
+    """A state dict holds NaN or Inf values (a diverged training run, a broken file)."""
+
+
+LOAD_FIX = ('the file is broken (often: exported by a training run that diverged); use another '
+            'checkpoint or re-export it from a checkpoint saved before the loss became NaN')
+
+
+def check_finite(state: dict, source: str, fix: str = LOAD_FIX) -> None:
+    """Raise :class:`NonFiniteWeightsError` naming ``source`` and the first floating tensor of
+    ``state`` (``{key: tensor}``, in its order) that holds a NaN or an Inf, and ``fix``.
+
+    One NaN weight makes every pixel one class and still evaluates; this is the one check
+    between a checkpoint file and a model (and between a model and an exported file)."""
+    for key, value in state.items():
+        if not (torch.is_tensor(value) and value.is_floating_point()):
+            continue
+        finite = torch.isfinite(value)
+        if not bool(finite.all()):
+            bad = value[~finite]
+            kinds = '/'.join(k for k, hit in (('NaN', bool(bad.isnan().any())),
+                                               ('Inf', bool(bad.isinf().any()))) if hit)
+            raise NonFiniteWeightsError(
+                f"{source}: tensor '{key}' {tuple(value.shape)} holds {bad.numel()} non-finite "
+                f"({kinds}) of {value.numel()} values (the first such tensor); {fix}.")
 
 
 def check_tag_available(model_name: str, tag: str, timeout: float = 3.0) -> None:
@@ -172,7 +210,8 @@ def load_checkpoint_file(path: str) -> dict:
     if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict) and \
             'message_hub' in obj:  # mmengine's; open_clip's own (DeCLIP's releases) have none
         raise RuntimeError(_training_checkpoint_message(
-            path, any(k.startswith('student.') for k in obj['state_dict'])))
+            path, any(k.startswith('student.') for k in obj['state_dict']),
+            str((obj.get('meta') or {}).get('cfg', ''))))
     for wrapper in ('state_dict', 'model', 'module'):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -185,6 +224,7 @@ def load_checkpoint_file(path: str) -> dict:
         obj = {k[len('module.'):]: v for k, v in obj.items()}
     for key in ('input_resolution', 'context_length', 'vocab_size'):
         obj.pop(key, None)  # extras of OpenAI's TorchScript files
+    check_finite(obj, f"CLIP checkpoint '{path}'")
     return obj
 
 
@@ -196,31 +236,56 @@ def describe_training_checkpoint(path: str) -> Optional[str]:
         return None
     if not any(name.startswith('mmengine.') for name in unsafe):
         return None
-    return _training_checkpoint_message(path, _pickle_mentions(path, b'student.tower.'))
+    pickled = _pickle_bytes(path)
+    return _training_checkpoint_message(path, b'student.tower.' in pickled, pickled)
 
 
-def _pickle_mentions(path: str, needle: bytes) -> bool:
+def _pickle_bytes(path: str) -> bytes:
     try:
         with zipfile.ZipFile(path) as archive:
             name = next(n for n in archive.namelist() if n.endswith('data.pkl'))
-            return needle in archive.read(name)
+            return archive.read(name)
     except Exception:  # noqa: BLE001
-        return False
+        return b''
 
 
-def _training_checkpoint_message(path: str, distiller: bool) -> str:
-    folder = osp.dirname(osp.abspath(path))
-    student = osp.join(folder, 'declip_student.pt')
+# the DistillHook's export file name in the config text mmengine keeps in a checkpoint's meta
+_EXPORT_NAME = re.compile(r"export_name\s*=\s*['\"]([^'\"/]+)['\"]")
+STUDENT_FILES = ('declip_student.pt', 'densevlm_student.pt', 'clipself_student.pt',
+                 'regionclip_student.pt')
+
+
+def _student_file(folder: str, cfg_text: str) -> Optional[str]:
+    """The exported student of the run that wrote a checkpoint in ``folder``: the name its
+    config gives (``export_name``), else the one student file in the folder."""
+    named = _EXPORT_NAME.search(cfg_text or '')
+    if named:
+        return osp.join(folder, named.group(1))
+    present = [f for f in sorted(os.listdir(folder)) if f.endswith('_student.pt')
+               or f == 'student.pt'] if osp.isdir(folder) else []
+    return osp.join(folder, present[0]) if len(present) == 1 else None
+
+
+def _training_checkpoint_message(path: str, distiller: bool, cfg_text=b'') -> str:
     if not distiller:
         return (f"'{path}' is an mmengine training checkpoint (weights plus optimizer and "
                 f"training state), not a CLIP checkpoint. Pass CLIP weights in open_clip or "
                 f"EVA-CLIP format.")
+    if isinstance(cfg_text, bytes):
+        cfg_text = cfg_text.decode('utf-8', 'replace')
+    folder = osp.dirname(osp.abspath(path))
+    student = _student_file(folder, cfg_text)
+    head = (f"'{path}' is a training checkpoint of a distiller (mmengine's: the student under "
+            f"'student.', optimizer and training state), not CLIP weights.")
+    if student is None:
+        return (f"{head} Evaluate the student the run exports when training ends instead: the "
+                f"file named by export_name of its DistillHook, in {folder} (one of "
+                f"{', '.join(STUDENT_FILES)}); resume an interrupted run with tools/train.py "
+                "CONFIG --resume.")
     where = (f"It is in the same folder: {student}" if osp.isfile(student) else
              f"It is written to {student} when training ends (resume an interrupted run with "
              f"tools/train.py CONFIG --resume)")
-    return (f"'{path}' is a training checkpoint of the DeCLIP distiller (mmengine's: the "
-            f"student under 'student.', optimizer and training state), not CLIP weights. "
-            f"Evaluate the exported student instead: --checkpoint {student}. {where}.")
+    return f"{head} Evaluate the exported student instead: --checkpoint {student}. {where}."
 
 
 def weights_identity(model_name: str, pretrained: Optional[str],

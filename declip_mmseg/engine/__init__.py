@@ -1,5 +1,13 @@
-"""Training-loop plug-ins: hooks (distillation stage, drawing) and parameter schedulers."""
-from .hooks import DeCLIPDistillHook, DistillHook, SegVisualizationHookAnyFormat
+"""Training-loop plug-ins: hooks (distillation stage, drawing, finite losses) and parameter
+schedulers."""
+from .hooks import (
+                    DeCLIPDistillHook,
+                    DistillHook,
+                    FiniteLossHook,
+                    SegVisualizationHookAnyFormat,
+                    TrainingDivergedError,
+)
 from .schedulers import WarmupCosineLR
 
-__all__ = ['DeCLIPDistillHook', 'DistillHook', 'SegVisualizationHookAnyFormat', 'WarmupCosineLR']
+__all__ = ['DeCLIPDistillHook', 'DistillHook', 'FiniteLossHook', 'SegVisualizationHookAnyFormat',
+           'TrainingDivergedError', 'WarmupCosineLR']

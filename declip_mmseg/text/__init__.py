@@ -4,6 +4,8 @@ from .class_names import (
                           ClassNameError,
                           ClassNameWarning,
                           Vocabulary,
+                          check_context_length,
+                          embedding_key,
                           load_vocabulary,
                           parse_lines,
                           read_class_names,
@@ -11,6 +13,6 @@ from .class_names import (
 from .embeddings import TextEncoder, load_embeddings_file, mean_over_templates
 from .templates import get_templates
 
-__all__ = ['ClassNameError', 'ClassNameWarning', 'TextEncoder', 'Vocabulary', 'get_templates',
-           'load_embeddings_file', 'load_vocabulary', 'mean_over_templates', 'parse_lines',
-           'read_class_names']
+__all__ = ['ClassNameError', 'ClassNameWarning', 'TextEncoder', 'Vocabulary',
+           'check_context_length', 'embedding_key', 'get_templates', 'load_embeddings_file',
+           'load_vocabulary', 'mean_over_templates', 'parse_lines', 'read_class_names']

@@ -9,15 +9,25 @@ In a ``;`` file, a line that has a ``,`` but no ``;`` is ambiguous (one name
 with a comma, or synonyms written the other way?): it is read as one name and
 a :class:`ClassNameWarning` names the file and the lines.  Whitespace around
 every name is stripped.  Files are UTF-8 (a byte-order mark is dropped; UTF-16
-with a byte-order mark is accepted too).
+with a byte-order mark is accepted too).  Lines starting with ``#`` are comments; a TAB inside
+a name is an error (an id column or a TAB meant as a separator).
+
+Names are compared as CLIP's tokenizer sees them (:func:`embedding_key`: case and spacing
+do not count), so ``'Cat'`` and ``'cat '`` are duplicates; :func:`check_context_length`
+refuses names that the 77-token context would cut inside a prompt.
 """
 import codecs
+import functools
 import os
 import os.path as osp
 import re
 import warnings
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple, Union
+
+from open_clip.tokenizer import SimpleTokenizer, basic_clean, whitespace_clean
+
+from .templates import fill_template
 
 
 class ClassNameError(ValueError):
@@ -80,6 +90,9 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
         lines[0] = lines[0].lstrip('\ufeff')  # a byte-order mark is not part of the first name
     if lines and lines[-1] == '':
         lines.pop()  # a final newline is not an empty class
+    numbered = [(n, line) for n, line in enumerate(lines, start=1)
+                if not line.strip().startswith('#')]  # comment lines
+    lines = [line for _, line in numbered]
     if not any(line.strip() for line in lines):
         raise ClassNameError(f'{source}: no class names (empty vocabulary)')
     separator = ';' if any(';' in line for line in lines) else ','
@@ -97,11 +110,16 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
                 ClassNameWarning, stacklevel=3)
     seen = {}
     classes = []
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in numbered:
         if not line.strip():
             raise ClassNameError(
                 f'{source}, line {lineno}: empty line; every line must name a class '
                 '(remove blank lines)')
+        if '\t' in line.strip():
+            raise ClassNameError(
+                f'{source}, line {lineno}: a TAB inside {line.strip()!r}. Write one class per '
+                f"line with '{separator}' between synonyms (an id column 'N<TAB>name' is not "
+                'read: remove it)')
         if not split_synonyms:
             classes.append((line.strip(),))
             continue
@@ -111,13 +129,51 @@ def parse_lines(lines: Sequence[str], source: str = '<list>',
                 f"{source}, line {lineno}: empty name in {line.strip()!r} (doubled or "
                 f"trailing '{separator}')")
         for name in names:
-            if name in seen and not allow_duplicates:
+            key = embedding_key(name)
+            if key in seen and not allow_duplicates:
+                first_line, first = seen[key]
+                same = '' if first == name else (
+                    f' as {first!r}: CLIP\'s tokenizer ignores case and spacing, so both embed '
+                    'identically')
                 raise ClassNameError(
                     f"{source}, line {lineno}: duplicate name {name!r} (already on line "
-                    f'{seen[name]}); a name may appear once')
-            seen[name] = lineno
+                    f'{first_line}{same}); a name may appear once')
+            seen[key] = (lineno, name)
         classes.append(names)
     return Vocabulary(tuple(classes), source)
+
+
+def embedding_key(name: str) -> str:
+    """``name`` as CLIP's tokenizer reads it (open_clip's cleaning: ftfy, HTML entities,
+    whitespace collapsed, lower case): names with the same key embed identically."""
+    return whitespace_clean(basic_clean(name)).lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> SimpleTokenizer:
+    return SimpleTokenizer()
+
+
+def check_context_length(vocabulary: Vocabulary, templates: Sequence[str],
+                         context_length: int = 77) -> None:
+    """Refuse names that CLIP's ``context_length``-token context would cut inside the longest
+    prompt (the tokenizer truncates silently, so the end of the name would not count).
+
+    Tokens add up word by word (the tokenizer splits words before BPE), so the count of a
+    prompt is that of the template without a name plus that of the name, plus start and end."""
+    tokenizer = _tokenizer()
+    longest = max(len(tokenizer.encode(fill_template(t, ''))) for t in templates)
+    room = context_length - 2 - longest
+    cut = [(name, len(tokenizer.encode(name))) for name in vocabulary.queries]
+    cut = [(name, n) for name, n in cut if n > room]
+    if cut:
+        shown = '; '.join(f'{name[:60]!r}{"..." if len(name) > 60 else ""} ({n} tokens)'
+                          for name, n in cut[:3])
+        raise ClassNameError(
+            f'{vocabulary.source}: {len(cut)} name(s) longer than the {room} tokens left for a '
+            f'name in the {context_length}-token context of the longest prompt template, so '
+            f'CLIP would cut them: {shown}. Shorten them (split long descriptions into '
+            "synonyms with ',').")
 
 
 def read_class_names(path: str, allow_duplicates: bool = False,

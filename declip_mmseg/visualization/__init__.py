@@ -2,6 +2,7 @@
 from .fonts import FontWarning, legend_fonts
 from .local_visualizer import SegLocalVisualizerAnySize
 from .overlay import draw_overlay, palette, read_rgb
+from .vis_backend import SafeLocalVisBackend
 
-__all__ = ['FontWarning', 'SegLocalVisualizerAnySize', 'draw_overlay', 'legend_fonts', 'palette',
-           'read_rgb']
+__all__ = ['FontWarning', 'SafeLocalVisBackend', 'SegLocalVisualizerAnySize', 'draw_overlay',
+           'legend_fonts', 'palette', 'read_rgb']

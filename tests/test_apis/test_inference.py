@@ -1,5 +1,8 @@
 """apis/inference.py through tools/demo.py: overlays, tiny images, GIFs, 16-bit grey."""
+import errno
+import os
 import os.path as osp
+import warnings
 
 import numpy as np
 import pytest
@@ -92,3 +95,58 @@ def test_demo_overlay(tiny_clip, tmp_path, run_tool):
     assert drawn.shape[0] >= 61 and drawn.shape[1] > 95  # image plus legend
     proc = run_tool('demo', [str(tmp_path / 'nope.jpg'), '--classes', 'a'])
     assert proc.returncode != 0 and 'nope.jpg' in proc.stderr
+
+
+# -- round two: one class with synonyms, output paths before the work, full disks ---------------
+def test_one_class_with_synonyms_warns_that_semicolons_separate_classes(demo_model):
+    from declip_mmseg.text import ClassNameWarning
+    with pytest.warns(ClassNameWarning, match=r"ONE class with 3 synonyms.*';' separates classes"
+                      r".*'cat; dog; grass'"):
+        demo_model.set_classes('cat, dog, grass')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        demo_model.set_classes('red; blue; green')
+
+
+@pytest.mark.parametrize('out, message', [('results/', 'is a folder'),
+                                          ('overlay', 'has no extension'),
+                                          ('overlay.txt', "extension '.txt'")])
+def test_demo_checks_out_before_the_work(tiny_clip, tmp_path, run_tool, out, message):
+    arch, ckpt = tiny_clip
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / 'photo.png')
+    proc = run_tool('demo', [str(tmp_path / 'photo.png'), '--classes', 'cat; dog',
+                             '--model', arch, '--checkpoint', ckpt, '--out', f'{tmp_path}/{out}'])
+    assert proc.returncode != 0 and message in proc.stderr
+    assert 'building the model' not in proc.stdout  # refused before the model was built
+
+
+def test_demo_refuses_an_empty_checkpoint_and_bad_alpha(tiny_clip, tmp_path, run_tool):
+    arch, _ = tiny_clip
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / 'photo.png')
+    base = [str(tmp_path / 'photo.png'), '--classes', 'cat; dog', '--model', arch,
+            '--out', str(tmp_path / 'o.png')]
+    proc = run_tool('demo', base + ['--checkpoint', ''])
+    assert proc.returncode != 0 and 'empty weight source' in proc.stderr
+    proc = run_tool('demo', base + ['--alpha', '50'])
+    assert proc.returncode != 0 and '--alpha=50.0: a fraction' in proc.stderr
+    proc = run_tool('demo', base + ['--prob-thd', '30'])
+    assert proc.returncode != 0 and 'model.prob_thd=30.0' in proc.stderr
+
+
+def test_overlay_on_a_full_disk_keeps_the_old_file(demo_model, tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from declip_mmseg.fileio import OutputWriteError
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / 'photo.png')
+    result = demo_model(str(tmp_path / 'photo.png'))
+    out = tmp_path / 'overlay.png'
+    out.write_bytes(b'the previous overlay')
+
+    def full_disk(self, fp, *args, **kwargs):
+        open(fp, 'wb').write(b'\x89PNG partial')
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(PILImage.Image, 'save', full_disk)
+    with pytest.raises(OutputWriteError, match='overlay.png.*No space left'):
+        demo_model.draw(result, str(out))
+    assert out.read_bytes() == b'the previous overlay' and sorted(os.listdir(tmp_path)) == [
+        'overlay.png', 'photo.png']

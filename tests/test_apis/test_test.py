@@ -121,3 +121,46 @@ def test_wrong_checkpoint_is_a_clear_error(tiny_clip, tmp_path, run_tool):
                 str(tmp_path / 'missing.pt'), '--work-dir', str(tmp_path / 'w')]
                + tiny_options(tiny_clip, root)[:2] + tiny_options(tiny_clip, root)[3:])
     assert proc.returncode != 0 and 'missing.pt' in proc.stderr and 'does not exist' in proc.stderr
+
+
+# -- round two: output paths before the work, a full disk under --show-dir ------------------
+def test_show_dir_on_a_full_disk_is_an_error(tiny_clip, tmp_path, run_tool, monkeypatch):
+    """OpenCV answers a failed write (full disk) with False; mmengine ignored it and the run
+    passed with no drawings. Now the run stops naming the drawing and the reason."""
+    import cv2
+    root = prepare('voc21', tmp_path)
+    monkeypatch.setattr(cv2, 'imwrite', lambda *a, **k: False)
+    monkeypatch.setattr(os, 'statvfs', lambda p: type('S', (), {'f_bavail': 0})())
+    proc = run_tool('test', ['configs/cfg_voc21.py', '--work-dir', str(tmp_path / 'w'),
+                             '--show-dir', str(tmp_path / 'show')] + tiny_options(tiny_clip, root))
+    assert proc.returncode != 0
+    assert 'cannot write' in proc.stderr and 'vis_image' in proc.stderr
+    assert 'No space left on device' in proc.stderr
+    drawn = [f for _, _, files in os.walk(tmp_path / 'show') for f in files]
+    assert drawn == []  # no partial drawings left behind
+
+
+def test_show_dir_that_is_a_file_is_refused_before_the_work(tiny_clip, tmp_path, run_tool):
+    root = prepare('voc21', tmp_path)
+    (tmp_path / 'show').write_text('not a folder')
+    proc = run_tool('test', ['configs/cfg_voc21.py', '--work-dir', str(tmp_path / 'w'),
+                             '--show-dir', str(tmp_path / 'show')] + tiny_options(tiny_clip, root))
+    assert proc.returncode != 0 and f"--show-dir '{tmp_path}/show' is a file" in proc.stderr
+    assert 'Iter(test)' not in proc.stdout + proc.stderr
+
+
+def test_non_finite_checkpoint_is_refused_by_the_test_tool(tiny_clip, tmp_path, run_tool):
+    import torch
+    arch, ckpt = tiny_clip
+    root = prepare('voc20', tmp_path)
+    state = torch.load(ckpt, weights_only=True)
+    state['visual.proj'] = state['visual.proj'].clone()
+    state['visual.proj'][0, 0] = float('nan')
+    bad = str(tmp_path / 'nan.pt')
+    torch.save(state, bad)
+    proc = run_tool('test', ['configs/cfg_voc20.py', '--checkpoint', bad, '--work-dir',
+                             str(tmp_path / 'w')] + tiny_options(tiny_clip, root)[:2]
+                    + tiny_options(tiny_clip, root)[3:])
+    assert proc.returncode != 0
+    assert f"CLIP checkpoint '{bad}': tensor 'visual.proj'" in proc.stderr and 'NaN' in proc.stderr
+    assert 'mIoU' not in proc.stdout + proc.stderr

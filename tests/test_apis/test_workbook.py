@@ -76,3 +76,31 @@ def test_finished_results_survive_a_workbook_broken_mid_run(tiny_clip, tmp_path)
     rows = list(load_workbook(work / kept[0])['results'].values)
     assert rows[1][1] == 'cfg_voc20.py' and 0 <= rows[1][rows[0].index('mIoU')] <= 100
     assert out.read_bytes() == b'broken'
+
+
+def test_appending_keeps_a_shared_workbook_mode_and_survives_a_full_disk(tmp_path, monkeypatch):
+    """A group-shared workbook stays group-shared (a temporary file is owner-only), and a full
+    disk while saving leaves the earlier results as they were."""
+    import errno
+    import os
+    import stat
+
+    import openpyxl
+
+    from declip_mmseg.apis.workbook import append_results
+    from declip_mmseg.fileio import OutputWriteError
+    book = tmp_path / 'results.xlsx'
+    append_results(str(book), rows=[{'config': 'a', 'mIoU': 1.0}], class_rows=[])
+    os.chmod(book, 0o664)
+    append_results(str(book), rows=[{'config': 'b', 'mIoU': 2.0}], class_rows=[])
+    assert stat.S_IMODE(book.stat().st_mode) == 0o664
+    before = book.read_bytes()
+
+    def full_disk(self, filename):
+        open(filename, 'wb').write(b'PK partial')
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(openpyxl.Workbook, 'save', full_disk)
+    with pytest.raises(OutputWriteError, match='results.xlsx.*No space left'):
+        append_results(str(book), rows=[{'config': 'c', 'mIoU': 3.0}], class_rows=[])
+    assert book.read_bytes() == before
+    assert [f for f in os.listdir(tmp_path) if not f.endswith('.lock')] == ['results.xlsx']

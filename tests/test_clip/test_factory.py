@@ -169,7 +169,9 @@ def test_training_checkpoint_points_to_the_exported_student(tiny_eva, tmp_path):
     hub = MessageHub.get_instance('bad_input_train')
     hub.update_scalar('train/loss', 1.5)
     path = str(tmp_path / 'epoch_5.pth')
-    torch.save({'meta': {'epoch': 5, 'iter': 10}, 'state_dict': distiller.state_dict(),
+    cfg_text = "custom_hooks = [dict(type='DeCLIPDistillHook', export_name='declip_student.pt')]"
+    torch.save({'meta': {'epoch': 5, 'iter': 10, 'cfg': cfg_text},
+                'state_dict': distiller.state_dict(),
                 'message_hub': hub.state_dict(), 'optimizer': {'state': {}, 'param_groups': []}},
                path)
     for trusted in ('0', '1'):
@@ -180,8 +182,84 @@ def test_training_checkpoint_points_to_the_exported_student(tiny_eva, tmp_path):
         finally:
             os.environ.pop('DECLIP_TRUSTED_CHECKPOINTS')
         msg = str(err.value)
-        assert path in msg and 'training checkpoint of the DeCLIP distiller' in msg
+        assert path in msg and 'training checkpoint of a distiller' in msg
         assert osp.join(str(tmp_path), 'declip_student.pt') in msg and 'download' not in msg
+
+
+def test_training_checkpoint_names_the_student_file_of_its_method(tiny_eva, tmp_path):
+    """A DenseVLM run's checkpoint points at densevlm_student.pt (named in the config mmengine
+    keeps in the checkpoint), never at DeCLIP's file."""
+    from declip_mmseg.clip.sources import _training_checkpoint_message
+    path = str(tmp_path / 'epoch_1.pth')
+    cfg_text = "custom_hooks = [dict(type='DistillHook', export_name='densevlm_student.pt')]"
+    msg = _training_checkpoint_message(path, True, cfg_text.encode())
+    assert osp.join(str(tmp_path), 'densevlm_student.pt') in msg and 'declip_student' not in msg
+    # without the config: the one student file in the folder, else the list of names
+    assert 'densevlm_student.pt, clipself_student.pt' in _training_checkpoint_message(path, True)
+    (tmp_path / 'clipself_student.pt').write_bytes(b'x')
+    msg = _training_checkpoint_message(path, True)
+    assert f'--checkpoint {tmp_path}/clipself_student.pt' in msg and 'same folder' in msg
+
+
+# -- non-finite weights and empty weight sources ------------------------------------------------
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_non_finite_weights_are_refused_naming_file_and_tensor(tiny_clip, tmp_path, bad):
+    from declip_mmseg.clip import NonFiniteWeightsError
+    arch, ckpt = tiny_clip
+    state = torch.load(ckpt, weights_only=True)
+    key = next(k for k, v in state.items() if k.startswith('visual.') and v.is_floating_point()
+               and v.dim() == 2)
+    state[key][0, 1] = bad
+    path = str(tmp_path / 'one_bad.pt')
+    torch.save(state, path)
+    with pytest.raises(NonFiniteWeightsError) as err:
+        build_clip(arch, path)
+    msg = str(err.value)
+    assert path in msg and f"'{key}'" in msg and '1 non-finite' in msg
+    assert ('NaN' if bad != bad else 'Inf') in msg
+
+
+def test_non_finite_vfm_weights_are_refused(tmp_path):
+    from declip_mmseg.clip import NonFiniteWeightsError
+    from declip_mmseg.models.backbones.vfm import read_weights
+    path = str(tmp_path / 'dino.pth')
+    torch.save({'model': {'a': torch.ones(2), 'b': torch.tensor([1.0, float('nan')])}}, path)
+    with pytest.raises(NonFiniteWeightsError, match="dino.pth.*tensor 'b'"):
+        read_weights('dinov2-B', path)
+
+
+@pytest.mark.parametrize('source', ['', '   '])
+def test_empty_weight_source_is_an_error_not_random_weights(tiny_clip, source):
+    arch, ckpt = tiny_clip
+    with pytest.raises(ValueError, match='empty weight source'):
+        build_clip(arch, source)
+    with pytest.raises(ValueError, match="checkpoint is .*empty weight source"):
+        build_clip(arch, ckpt, checkpoint=source)
+
+
+def test_export_refuses_non_finite_weights_and_writes_safely(tiny_clip, tmp_path, monkeypatch):
+    from declip_mmseg.clip import NonFiniteWeightsError, detach_visual, factory, save_clip
+    from declip_mmseg.fileio import OutputWriteError
+    arch, ckpt = tiny_clip
+    clip = build_clip(arch, ckpt)
+    visual = detach_visual(clip).state_dict()
+    path = tmp_path / 'student.pt'
+    save_clip(clip, visual, str(path))
+    before = path.read_bytes()
+    broken = dict(visual)
+    key = next(iter(k for k, v in broken.items() if v.is_floating_point()))
+    broken[key] = broken[key].clone().fill_(float('nan'))
+    with pytest.raises(NonFiniteWeightsError, match=f"refusing to export '{path}'.*'visual.{key}'"):
+        save_clip(clip, broken, str(path))
+    assert path.read_bytes() == before  # the earlier export is untouched
+
+    def full_disk(obj, f, *args, **kwargs):
+        open(f, 'wb').write(b'partial')
+        raise RuntimeError('[enforce fail at inline_container.cc:778] . unexpected pos 64')
+    monkeypatch.setattr(factory.torch, 'save', full_disk)
+    with pytest.raises(OutputWriteError, match='student.pt.*No space left'):
+        save_clip(clip, visual, str(path))
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ['student.pt']
 
 
 def test_other_input_size_is_resized_with_a_warning(tiny_clip, tmp_path):

@@ -168,3 +168,38 @@ def test_vocabulary_size_must_match_the_dataset(tiny_clip, tmp_path):
         with pytest.raises(ValueError) as err:
             run_test(cfg)
         assert f'has {count} classes' in str(err.value) and 'has 21' in str(err.value)
+
+
+# -- round two: what the tokenizer sees, comments, TABs, the context length -------------------
+@pytest.mark.parametrize('text, first, second', [
+    ('Cat\ndog\ncat', 'Cat', 'cat'),
+    ('traffic light\ndog\ntraffic  light', 'traffic light', 'traffic  light'),
+    ('sky; Sky ', 'sky', 'Sky'),
+])
+def test_names_that_embed_identically_are_duplicates(tmp_path, text, first, second):
+    with pytest.raises(ClassNameError) as err:
+        read_class_names(write(tmp_path, text))
+    msg = str(err.value)
+    assert f'duplicate name {second!r}' in msg and f'as {first!r}' in msg
+    assert 'ignores case and spacing' in msg
+
+
+def test_comment_lines_are_skipped_and_tabs_refused(tmp_path):
+    vocab = read_class_names(write(tmp_path, '# my classes\ncat\n  # dogs next\ndog; puppy\n'))
+    assert vocab.classes == (('cat',), ('dog', 'puppy'))
+    with pytest.raises(ClassNameError, match=r"line 2: a TAB inside '1\\tdog'.*id column"):
+        read_class_names(write(tmp_path, 'cat\n1\tdog'))
+    with pytest.raises(ClassNameError, match='no class names'):
+        read_class_names(write(tmp_path, '# only a comment\n'))
+
+
+def test_names_cut_at_the_context_length_are_refused():
+    from declip_mmseg.text import check_context_length, get_templates
+    templates = get_templates('openai_imagenet')
+    ok = parse_lines(['cat', 'a rather long but fine description of a dog'])
+    check_context_length(ok, templates)
+    long = parse_lines(['cat', ' '.join(['word'] * 70)])
+    with pytest.raises(ClassNameError) as err:
+        check_context_length(long, templates)
+    assert '1 name(s) longer than' in str(err.value) and '(70 tokens)' in str(err.value)
+    assert '77-token context' in str(err.value)

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...clip.constants import IMAGENET_MEAN_01, IMAGENET_STD_01
+from ...clip.sources import check_finite
 from ...registry import VFMS, register_vfm
 
 StateDict = Dict[str, Tensor]
@@ -233,7 +234,9 @@ def read_weights(name: str, path: str) -> StateDict:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # unpickling / truncated file
         raise RuntimeError(f"cannot read {name} weights '{path}': {err}") from err
-    return unwrap_state_dict(ckpt, path)
+    state = unwrap_state_dict(ckpt, path)
+    check_finite(state, f"{name} weights '{path}'")
+    return state
 
 
 def unwrap_state_dict(ckpt: object, path: str) -> StateDict:

@@ -13,7 +13,14 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from ...text import TextEncoder, Vocabulary, get_templates, load_embeddings_file, load_vocabulary
+from ...text import (
+    TextEncoder,
+    Vocabulary,
+    check_context_length,
+    get_templates,
+    load_embeddings_file,
+    load_vocabulary,
+)
 
 
 def pool_synonyms(scores: torch.Tensor, query_to_class: Optional[torch.Tensor], dim: int = 0,
@@ -105,6 +112,7 @@ class ZeroShotTextClassifier(BaseModule):
             embeddings = load_embeddings_file(self.embeddings_file, len(vocabulary.queries),
                                               vocabulary.source)
         else:
+            check_context_length(vocabulary, self.templates)
             embeddings = self.text_encoder.embed(vocabulary.queries, self.templates,
                                                  self.normalize_mean)
         device = self.query_embeddings.device
