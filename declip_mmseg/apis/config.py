@@ -58,8 +58,8 @@ def check_option_keys(cfg: Config, cfg_options: dict, config: str) -> None:
         close = difflib.get_close_matches(top, sorted(known), n=1, cutoff=0.6)
         fix = (f"did you mean {close[0]!r} ({close[0] + key[len(top):]}=...)?" if close else
                f"its top-level keys are {sorted(cfg.keys())}")
-        raise ConfigValueError(f'--cfg-options {key}: {config!r} has no top-level key {top!r}, so the '
-                       f'value would be ignored; {fix}')
+        raise ConfigValueError(f'--cfg-options {key}: {config!r} has no top-level key {top!r}, '
+                               f'so the value would be ignored; {fix}')
 
 
 def adapt_to_machine(cfg: Config) -> Config:

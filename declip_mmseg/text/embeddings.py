@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
-from ..clip import build_clip, detach_visual, resolve_model_name, weights_identity
+from ..clip import build_clip, check_finite, detach_visual, resolve_model_name, weights_identity
 from .templates import fill_template
 
 CACHE_FORMAT = 1
@@ -82,6 +82,7 @@ def load_embeddings_file(path: str, num_queries: Optional[int], source: str) -> 
     if emb.dim() != 2:
         raise ValueError(f'text-embedding file {path!r} holds an array of shape '
                          f'{tuple(emb.shape)}; expected (classes, channels)')
+    check_finite({'embeddings': emb}, f'text-embedding file {path!r}')
     if num_queries is not None and emb.shape[0] != num_queries:
         raise ValueError(f'text-embedding file {path!r} has {emb.shape[0]} classes but the '
                          f'vocabulary {source} has {num_queries}: use the file made for that '

@@ -122,3 +122,15 @@ def test_unwritable_cache_computes_without_caching(tiny_clip, tmp_path, monkeypa
                and 'DECLIP_CACHE_DIR' in w for w in warnings), warnings
     if how == 'torch_writer_fails':
         assert not os.path.exists(cache / f'{key}.pt')
+
+
+def test_non_finite_embedding_file_is_refused(tmp_path):
+    import numpy as np
+
+    from declip_mmseg.clip import NonFiniteWeightsError
+    from declip_mmseg.text import load_embeddings_file
+    emb = np.ones((3, 4), np.float32)
+    emb[2, 1] = np.nan
+    np.save(tmp_path / 'emb.npy', emb)
+    with pytest.raises(NonFiniteWeightsError, match=r"emb.npy'.*1 non-finite \(NaN\) of 12"):
+        load_embeddings_file(str(tmp_path / 'emb.npy'), 3, '<list>')
