@@ -136,7 +136,7 @@ def test_show_dir_on_a_full_disk_is_an_error(tiny_clip, tmp_path, run_tool, monk
     assert proc.returncode != 0
     assert 'cannot write' in proc.stderr and 'vis_image' in proc.stderr
     assert 'No space left on device' in proc.stderr
-    drawn = [f for _, _, files in os.walk(tmp_path / 'show') for f in files]
+    drawn = [f for _, _, files in os.walk(tmp_path / 'show') for f in files if 'png' in f]
     assert drawn == []  # no partial drawings left behind
 
 
@@ -163,4 +163,4 @@ def test_non_finite_checkpoint_is_refused_by_the_test_tool(tiny_clip, tmp_path, 
                     + tiny_options(tiny_clip, root)[3:])
     assert proc.returncode != 0
     assert f"CLIP checkpoint '{bad}': tensor 'visual.proj'" in proc.stderr and 'NaN' in proc.stderr
-    assert 'mIoU' not in proc.stdout + proc.stderr
+    assert 'Iter(test)' not in proc.stdout + proc.stderr  # nothing was evaluated
