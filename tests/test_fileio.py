@@ -95,3 +95,15 @@ def test_check_output_folder_refuses_a_file(tmp_path):
     with pytest.raises(OutputPathError, match="--show-dir .* is a file"):
         check_output_folder(str(tmp_path / 'f'))
     assert check_output_folder(str(tmp_path / 'new' / 'show'))
+
+
+def test_check_output_names_a_read_only_file_system(tmp_path, monkeypatch):
+    """The folder probe is a real temporary file, so a read-only mount fails even for root."""
+    import declip_mmseg.fileio as fileio
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(fileio.tempfile, 'mkstemp', read_only)
+    with pytest.raises(fileio.OutputPathError, match=r"--out '.*o.png': cannot write in .*"
+                                                      r"Read-only file system"):
+        fileio.check_output_file(str(tmp_path / 'o.png'), ('.png',))

@@ -32,7 +32,7 @@ def main(argv=None):
         evaluate_all(resolve_configs(args.configs, args.set), out=args.out,
                      work_dir=args.work_dir, checkpoint=args.checkpoint,
                      cfg_options=args.cfg_options, launcher=args.launcher)
-    except WorkbookError as err:  # --out unusable: say so in one line, the fix is in it
+    except (WorkbookError, ValueError) as err:  # --out unusable, empty --checkpoint: one line
         sys.exit(f'error: {err}')
     finish_distributed()  # after success only: a failed rank is torn down by torchrun
 

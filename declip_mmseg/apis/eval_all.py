@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 from mmengine.dist import get_rank
 
+from ..clip import check_weight_source
 from ..clip.constants import CLIP_MEAN_255
 from .test import load_test_config, per_class_iou, run_test
 from .workbook import WorkbookError, append_results, check_output_workbook
@@ -149,6 +150,8 @@ def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: st
     ``work_dir`` and the error says where.
     """
     check_output_workbook(out)
+    if checkpoint is not None:  # an empty --checkpoint would fail every config, one by one
+        check_weight_source(checkpoint, '--checkpoint')
     rows, failed, unsaved = [], [], []
     stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
     kept = osp.join(work_dir, f'unsaved_results_{stamp}_{os.getpid()}.xlsx')

@@ -97,3 +97,16 @@ def test_typo_in_an_option_stops_test_tool(run_tool, tmp_path):
     proc = run_tool('test', [VOC20, '--cfg-options', 'test_dataloder.dataset.data_root=/x',
                              '--work-dir', str(tmp_path)])
     assert proc.returncode != 0 and "did you mean 'test_dataloader'" in proc.stderr
+
+
+def test_eval_all_refuses_an_empty_checkpoint_before_any_config(run_tool, tmp_path):
+    proc = run_tool('eval_all', [VOC20, '--checkpoint', '', '--out', str(tmp_path / 'r.xlsx'),
+                                 '--work-dir', str(tmp_path / 'w')])
+    assert proc.returncode != 0 and "--checkpoint is '': an empty weight source" in proc.stderr
+    assert '[1/1]' not in proc.stdout
+
+
+def test_eval_all_refuses_a_folder_as_out(run_tool, tmp_path):
+    proc = run_tool('eval_all', [VOC20, '--out', f'{tmp_path}/results/',
+                                 '--work-dir', str(tmp_path / 'w')])
+    assert proc.returncode != 0 and 'is a folder' in proc.stderr and '[1/1]' not in proc.stdout
