@@ -12,6 +12,7 @@ config (declip_mmseg/apis/benchmark.py: METHOD_CONFIGS, TRAIN_CONFIGS); prints a
 """
 import argparse
 
+from declip_mmseg.apis.console import robust_console
 from declip_mmseg.apis.benchmark import (
     METHOD_CONFIGS,
     TRAIN_CONFIGS,
@@ -46,6 +47,7 @@ def main(argv=None):
                         'DenseVLM 512)')
     parser.add_argument('--batch', type=int, default=2)
     args = parser.parse_args(argv)
+    robust_console()
     if args.train:
         methods = args.method or ['declip']
         if len(methods) != 1 or methods[0] not in TRAIN_CONFIGS:

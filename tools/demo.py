@@ -42,7 +42,9 @@ def main(argv=None):
     start = time.monotonic()
     log('loading the libraries')
     from declip_mmseg.apis import ClassNameError, OpenVocabInferencer, WeightsUnavailableError
+    from declip_mmseg.apis.console import robust_console
     from declip_mmseg.apis.inference import segment_and_draw
+    robust_console()  # class names and paths in the last line may be non-ASCII
     log('building the model: CLIP weights, then the text embeddings of the class names '
         '(first run of a vocabulary: about a minute on a CPU; cached afterwards)')
     try:

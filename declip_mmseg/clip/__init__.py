@@ -28,7 +28,9 @@ from .sources import (
                         WeightsUnavailableError,
                         check_checkpoint_file,
                         check_tag_available,
+                        describe_archive,
                         load_checkpoint_file,
+                        local_path,
                         looks_like_path,
                         weights_identity,
 )
@@ -36,6 +38,6 @@ from .sources import (
 __all__ = ['CLIP_MEAN_01', 'CLIP_MEAN_255', 'CLIP_STD_01', 'CLIP_STD_255', 'IMAGENET_MEAN_01',
            'IMAGENET_MEAN_255', 'IMAGENET_STD_01', 'IMAGENET_STD_255', 'WEIGHT_KEYS',
            'WeightsUnavailableError', 'blend', 'build_clip', 'check_checkpoint_file',
-           'check_tag_available', 'detach_visual', 'load_checkpoint_file', 'load_weights',
-           'looks_like_path', 'resolve_model_name', 'save_clip', 'weight_source',
+           'check_tag_available', 'describe_archive', 'detach_visual', 'load_checkpoint_file',
+           'load_weights', 'local_path', 'looks_like_path', 'resolve_model_name', 'save_clip', 'weight_source',
            'weights_identity']
