@@ -12,7 +12,6 @@ config (declip_mmseg/apis/benchmark.py: METHOD_CONFIGS, TRAIN_CONFIGS); prints a
 """
 import argparse
 
-from declip_mmseg.apis.console import robust_console
 from declip_mmseg.apis.benchmark import (
     METHOD_CONFIGS,
     TRAIN_CONFIGS,
@@ -21,6 +20,7 @@ from declip_mmseg.apis.benchmark import (
     benchmark_train,
     format_table,
 )
+from declip_mmseg.apis.console import robust_console
 
 
 def main(argv=None):

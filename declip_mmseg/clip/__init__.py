@@ -39,5 +39,5 @@ __all__ = ['CLIP_MEAN_01', 'CLIP_MEAN_255', 'CLIP_STD_01', 'CLIP_STD_255', 'IMAG
            'IMAGENET_MEAN_255', 'IMAGENET_STD_01', 'IMAGENET_STD_255', 'WEIGHT_KEYS',
            'WeightsUnavailableError', 'blend', 'build_clip', 'check_checkpoint_file',
            'check_tag_available', 'describe_archive', 'detach_visual', 'load_checkpoint_file',
-           'load_weights', 'local_path', 'looks_like_path', 'resolve_model_name', 'save_clip', 'weight_source',
-           'weights_identity']
+           'load_weights', 'local_path', 'looks_like_path', 'resolve_model_name', 'save_clip',
+           'weight_source', 'weights_identity']
