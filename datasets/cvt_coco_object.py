@@ -10,10 +10,12 @@ import argparse
 import os.path as osp
 import shutil
 
+from declip_mmseg.apis.console import robust_console
 from declip_mmseg.datasets.converters import convert_coco_object
 
 
 def main(argv=None):
+    robust_console()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('coco_path', help='COCO-Stuff164k root (holds images/ and annotations/)')
     parser.add_argument('-o', '--out_dir', help='output root (default: coco_path)')

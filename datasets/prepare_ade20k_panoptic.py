@@ -7,10 +7,12 @@ annotations/ and annotations_instance/ (the ADE20K instance-segmentation release
 """
 import argparse
 
+from declip_mmseg.apis.console import robust_console
 from declip_mmseg.datasets.converters import convert_ade20k_panoptic
 
 
 def main(argv=None):
+    robust_console()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root', help='the ADEChallengeData2016 folder')
     parser.add_argument('--split', default='val', choices=['val', 'train'])

@@ -21,6 +21,7 @@ from declip_mmseg.apis.benchmark import (
     format_table,
 )
 from declip_mmseg.apis.checks import check_value, check_window
+from declip_mmseg.apis.console import robust_console
 
 
 def main(argv=None):
@@ -47,6 +48,7 @@ def main(argv=None):
                         'DenseVLM 512)')
     parser.add_argument('--batch', type=int, default=2)
     args = parser.parse_args(argv)
+    robust_console()
     try:  # the same value rules as the configs (declip_mmseg.apis.checks)
         for flag in ('height', 'width', 'crop', 'stride', 'classes', 'repeats', 'batch',
                      'image_size'):

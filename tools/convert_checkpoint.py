@@ -8,10 +8,12 @@ The result loads with plain open_clip: open_clip.create_model(MODEL, pretrained=
 import argparse
 import sys
 
+from declip_mmseg.apis.console import robust_console
 from declip_mmseg.apis.convert import convert_checkpoint
 
 
 def main(argv=None):
+    robust_console()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src')
     parser.add_argument('dst')

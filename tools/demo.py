@@ -43,7 +43,9 @@ def main(argv=None):
     log('loading the libraries')
     from declip_mmseg.apis import ClassNameError, OpenVocabInferencer, WeightsUnavailableError
     from declip_mmseg.apis.checks import check_value
+    from declip_mmseg.apis.console import robust_console
     from declip_mmseg.apis.inference import check_overlay_path, segment_and_draw
+    robust_console()  # class names and paths in the last line may be non-ASCII
     try:  # before any work: the output path and the values
         args.out = check_overlay_path(args.out)
         check_value('--alpha', args.alpha, 'fraction')

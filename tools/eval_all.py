@@ -12,10 +12,12 @@ from mmengine.config import DictAction
 
 from declip_mmseg.apis import WorkbookError
 from declip_mmseg.apis.config import finish_distributed, setup_local_rank
-from declip_mmseg.apis.eval_all import CONFIG_SETS, evaluate_all, resolve_configs
+from declip_mmseg.apis.console import robust_console
+from declip_mmseg.apis.eval_all import CONFIG_SETS, ConfigError, evaluate_all, resolve_configs
 
 
 def main(argv=None):
+    robust_console()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('configs', nargs='*', help='config files (default: the --set)')
     parser.add_argument('--set', default='clearclip', choices=sorted(CONFIG_SETS),
@@ -32,7 +34,7 @@ def main(argv=None):
         evaluate_all(resolve_configs(args.configs, args.set), out=args.out,
                      work_dir=args.work_dir, checkpoint=args.checkpoint,
                      cfg_options=args.cfg_options, launcher=args.launcher)
-    except (WorkbookError, ValueError) as err:  # --out unusable, empty --checkpoint: one line
+    except (WorkbookError, ConfigError, ValueError) as err:  # --out, --checkpoint or a config
         sys.exit(f'error: {err}')
     finish_distributed()  # after success only: a failed rank is torn down by torchrun
 

@@ -7,10 +7,12 @@ check | result | figures; exits with 1 if a check fails.
 import argparse
 import sys
 
+from declip_mmseg.apis.console import robust_console
 from declip_mmseg.apis.selfcheck import selfcheck
 
 
 def main(argv=None):
+    robust_console()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', choices=['cpu', 'cuda'],
                         help='default: cuda when a GPU is visible, else cpu')

@@ -6,6 +6,7 @@ from mmengine.config import DictAction
 
 from declip_mmseg.apis import WeightsUnavailableError
 from declip_mmseg.apis.config import finish_distributed, setup_local_rank
+from declip_mmseg.apis.console import robust_console
 from declip_mmseg.apis.test import load_test_config, run_test
 from declip_mmseg.clip import NonFiniteWeightsError
 from declip_mmseg.fileio import OutputPathError, OutputWriteError
@@ -27,6 +28,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    robust_console()
     args = parse_args(argv)
     setup_local_rank(args.local_rank)
     try:  # a bad option or value: one line naming it and the fix, before any work

@@ -5,6 +5,7 @@ import sys
 from mmengine.config import DictAction
 
 from declip_mmseg.apis.config import finish_distributed, setup_local_rank
+from declip_mmseg.apis.console import robust_console
 from declip_mmseg.apis.train import load_train_config, run_train
 from declip_mmseg.clip import NonFiniteWeightsError
 from declip_mmseg.engine import TrainingDivergedError
@@ -12,6 +13,7 @@ from declip_mmseg.fileio import OutputWriteError
 
 
 def main(argv=None):
+    robust_console()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='e.g. configs/declip_distill_coco.py')
     parser.add_argument('--work-dir', help='checkpoints, logs and the exported model go here')

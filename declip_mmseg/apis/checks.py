@@ -6,6 +6,7 @@ import re
 from typing import Optional, Sequence
 
 from mmengine.config import Config
+from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 from mmseg.utils import register_all_modules
 
@@ -16,6 +17,7 @@ from ..clip import (
     looks_like_path,
     resolve_model_name,
 )
+from ..datasets.split_files import check_split_file
 from ..text import load_vocabulary
 
 DATA_HINT = ('Prepare the dataset as README.md (Data) shows, or point the config at your copy '
@@ -57,6 +59,8 @@ def checked_dataset(dataset_cfg):
                 f'annotation file {path!r} of {dataset_cfg.get("type")} does not exist; it '
                 f'lists the test images. {hint}')
     dataset = _lazy_dataset(dataset_cfg)
+    if isinstance(dataset, BaseSegDataset) and dataset.ann_file and osp.isfile(dataset.ann_file):
+        check_split_file(dataset.ann_file, dataset_cfg.get('type'))  # mmseg reads it line by line
     data_list = dataset.load_data_list()
     count = len(data_list)
     if count == 0:

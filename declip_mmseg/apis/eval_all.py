@@ -54,14 +54,54 @@ def short_side(cfg: Config) -> Optional[int]:
 
 
 def method_name(config: str, backbone: dict) -> str:
-    """The method a config runs: its folder under configs/ (``'clearclip'`` for the top-level
-    configs), or ``'<folder>+proxy'`` when a proxy VFM was added to a config of another folder."""
-    rel = osp.relpath(osp.abspath(config), CONFIG_ROOT)
-    folder = osp.dirname(rel) if not rel.startswith('..') else ''
-    method = folder.replace(os.sep, '/') or 'clearclip'
+    """The method a config runs (:func:`config_method`), or ``'<method>+proxy'`` when a proxy VFM
+    was added to a config of another method."""
+    method = config_method(config)
     if backbone.get('proxy') and 'proxy' not in method:
         method += '+proxy'
     return method
+
+
+def config_method(config: str) -> str:
+    """The method folder under configs/ a config is, or inherits (``_base_``, depth first, in
+    order): a user's config that inherits ``configs/sclip/cfg_voc21.py`` runs SCLIP. Top-level
+    configs and model bases name their method by file name (``_base_/models/sclip_vit_b16.py``);
+    the top-level ``cfg_*.py`` are ClearCLIP's. ``'custom'`` when nothing says."""
+    found = _inherited_method(osp.abspath(config), set())
+    if found:
+        return found
+    rel = osp.relpath(osp.abspath(config), CONFIG_ROOT)
+    return 'clearclip' if osp.dirname(rel) == '' else 'custom'
+
+
+def _method_folders() -> set:
+    return {d for d in os.listdir(CONFIG_ROOT) if osp.isdir(osp.join(CONFIG_ROOT, d))
+            and not d.startswith(('_', '.')) and d != 'class_names'}
+
+
+def _inherited_method(path: str, seen: set) -> Optional[str]:
+    if path in seen or not osp.isfile(path):
+        return None
+    seen.add(path)
+    rel = osp.relpath(path, CONFIG_ROOT).replace(os.sep, '/')
+    methods = _method_folders()
+    if not rel.startswith('..'):
+        top = rel.split('/')[0]
+        if top in methods:
+            return top
+        if rel.startswith('_base_/models/'):
+            stem = osp.basename(rel).split('_')[0]
+            return stem if stem in methods or stem == 'clearclip' else None
+    try:
+        bases = Config._get_base_files(path)
+    except Exception:  # noqa: BLE001 - a broken file is reported when it is loaded
+        return None
+    for base in bases:
+        if isinstance(base, str) and '::' not in base:
+            found = _inherited_method(osp.abspath(osp.join(osp.dirname(path), base)), seen)
+            if found:
+                return found
+    return None
 
 
 def describe_postprocess(steps) -> str:
@@ -114,8 +154,15 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
 
 
 def config_name(config: str) -> str:
-    return (osp.relpath(config, CONFIG_ROOT) if osp.abspath(config).startswith(CONFIG_ROOT)
-            else osp.basename(config))
+    """The row key of a config: its path relative to configs/ (``'declip/cfg_voc21.py'``), else
+    relative to the working directory, else absolute; two configs of the same file name in two
+    folders get two keys (and two work dirs)."""
+    path = osp.abspath(config)
+    for root in (CONFIG_ROOT, os.getcwd()):
+        rel = osp.relpath(path, root)
+        if not rel.startswith('..'):
+            return rel.replace(os.sep, '/')
+    return path
 
 
 def is_region_classification(cfg: Config) -> bool:
@@ -140,10 +187,35 @@ def region_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
     return row
 
 
+def load_all(configs: Sequence[str], work_dir: str, **options) -> List[tuple]:
+    """Every config read (with the command line's options) before the first evaluation:
+    ``[(config, cfg)]``. A missing or broken config stops the run at once, naming all of them,
+    instead of failing hours later. Each work dir is ``<work_dir>/<row key without .py>``."""
+    loaded, errors = [], []
+    for config in configs:
+        key = osp.splitext(config_name(config))[0].lstrip('/')
+        try:
+            loaded.append((config, load_test_config(config, work_dir=osp.join(work_dir, key),
+                                                    **options)))
+        except Exception as err:  # noqa: BLE001 - all of them are reported together
+            errors.append(f'{config!r}: {type(err).__name__}: {str(err).strip()}')
+    if errors:
+        raise ConfigError(f'{len(errors)} of {len(configs)} configs cannot be read, nothing was '
+                          'evaluated:\n  ' + '\n  '.join(errors)
+                          + '\nFix the paths (or the files) and run again.')
+    return loaded
+
+
+class ConfigError(ValueError):
+    """A config given to eval_all cannot be read (reported before any evaluation)."""
+
+
 def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: str = './work_dirs',
                  checkpoint: Optional[str] = None, cfg_options: Optional[dict] = None,
                  launcher: str = 'none', log=print) -> List[dict]:
     """Run every config; after each run append its row; failures are reported and skipped.
+
+    Every config is read first (:func:`load_all`): a typo'd path stops the run before any work.
 
     ``out`` is checked before any evaluation. If appending to it fails later (another
     program broke it, the disk is full), the finished rows are kept in a workbook in
@@ -152,15 +224,15 @@ def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: st
     check_output_workbook(out)
     if checkpoint is not None:  # an empty --checkpoint would fail every config, one by one
         check_weight_source(checkpoint, '--checkpoint')
+    loaded = load_all(configs, work_dir, checkpoint=checkpoint, cfg_options=cfg_options,
+                      launcher=launcher)
     rows, failed, unsaved = [], [], []
     stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
     kept = osp.join(work_dir, f'unsaved_results_{stamp}_{os.getpid()}.xlsx')
-    for i, config in enumerate(configs, start=1):
-        name = osp.splitext(osp.basename(config))[0]
+    for i, (config, cfg) in enumerate(loaded, start=1):
+        name = osp.splitext(config_name(config))[0]
         log(f'[{i}/{len(configs)}] {name}')
         try:
-            cfg = load_test_config(config, checkpoint=checkpoint, cfg_options=cfg_options,
-                                   work_dir=osp.join(work_dir, name), launcher=launcher)
             metrics, runner = run_test(cfg)
         except Exception:  # noqa: BLE001 - one broken dataset must not stop the others
             failed.append(name)
@@ -178,9 +250,9 @@ def evaluate_all(configs: Sequence[str], out: str = 'results.xlsx', work_dir: st
             sheets = dict(rows=[row], class_rows=classes)
         if get_rank() == 0:
             try:
-                append_results(out, **sheets)
+                append_results(out, **sheets, log=log)
             except Exception as err:  # noqa: BLE001 - finished results must survive
-                append_results(kept, **sheets)
+                append_results(kept, **sheets, log=log)
                 unsaved.append(name)
                 log(f'[{i}/{len(configs)}] {name}: could not append to {out!r} ({err}); '
                     f'this result is kept in {kept!r}')

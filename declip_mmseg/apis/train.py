@@ -7,6 +7,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from .config import adapt_to_machine, init_cpu_distributed, load_config
+from .resume import check_resume
+from .shared_memory import check_shared_memory
 
 
 def allow_resuming_own_checkpoints() -> None:
@@ -55,9 +57,12 @@ def load_train_config(config: str, work_dir: Optional[str] = None,
 
 
 def run_train(cfg: Config) -> Runner:
-    """Build the Runner and train; returns the runner."""
+    """Check a resume, build the Runner, check the loader's shared memory, train; returns the
+    runner."""
+    check_resume(cfg)
     allow_resuming_own_checkpoints()
     init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg)
+    check_shared_memory(runner.train_dataloader)
     runner.train()
     return runner

@@ -1,10 +1,14 @@
 """The results workbook of tools/eval_all.py: sheets and columns, checks before any run, appends
 serialised by a lock file and written atomically (earlier results are never lost)."""
+import contextlib
+import datetime
 import os
 import os.path as osp
+import socket
+import sys
 from typing import List, Sequence
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from openpyxl import Workbook, load_workbook
 
 from ..fileio import OutputPathError, check_output_file, safe_write
@@ -61,7 +65,7 @@ def check_output_workbook(path: str) -> None:
 
 
 def append_results(path: str, rows: List[dict], class_rows: List[dict],
-                   region_rows: Sequence[dict] = (), timeout: float = 600) -> None:
+                   region_rows: Sequence[dict] = (), timeout: float = 600, log=print) -> None:
     """Append to the 'results', 'per_class_IoU' and 'region_classification' sheets of an
     .xlsx (created if absent; the region sheet's columns are its settings, then the metric
     keys of the first row it receives).
@@ -69,11 +73,11 @@ def append_results(path: str, rows: List[dict], class_rows: List[dict],
     Safe for concurrent runs: appends are serialised by a lock file (``<path>.lock``) and
     written atomically (unique temporary file in the same folder, fsync, ``os.replace``). An
     existing workbook that cannot be read raises :class:`WorkbookError` and is never
-    overwritten.
+    overwritten. Waiting for another run's lock is logged with ``log`` (see :func:`workbook_lock`).
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    with FileLock(f'{osp.abspath(path)}.lock', timeout=timeout):
+    with workbook_lock(path, timeout, log):
         book = _read_book(path) if osp.exists(path) else _new_book()
         for sheet, columns in (('results', RESULT_COLUMNS), ('per_class_IoU', PER_CLASS_COLUMNS)):
             if sheet not in book.sheetnames:
@@ -91,6 +95,51 @@ def append_results(path: str, rows: List[dict], class_rows: List[dict],
             for item in region_rows:
                 sheet.append([_cell(item.get(c)) for c in header])
         _save_atomic(book, path)
+
+
+@contextlib.contextmanager
+def workbook_lock(path: str, timeout: float = 600, log=print):
+    """Hold ``<path>.lock`` while appending. The holder writes who it is (host, pid, command,
+    since when) to ``<path>.lock.owner``; a run that has to wait says so, naming the lock file and
+    the holder, instead of waiting silently, and gives up after ``timeout`` seconds with an
+    error that names both."""
+    lock_path = f'{osp.abspath(path)}.lock'
+    owner_path = lock_path + '.owner'
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = _lock_holder(owner_path)
+        log(f'waiting for the lock file {lock_path!r}: {holder} is appending to {path!r} '
+            f'(waiting up to {timeout:.0f} s; it is released when that run has written its row)')
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise WorkbookError(
+                f'{path!r} stayed locked for {timeout:.0f} s by {_lock_holder(owner_path)} '
+                f'(lock file {lock_path!r}). Wait for that run, or stop it if it hangs, and '
+                'try again') from None
+    try:
+        with open(owner_path, 'w') as f:
+            f.write(f'process {os.getpid()} on {socket.gethostname()} '
+                    f'({" ".join(sys.argv)[:200]}) since '
+                    f'{datetime.datetime.now().isoformat(timespec="seconds")}')
+    except OSError:
+        pass  # the lock still serialises; only the waiting message says less
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(owner_path)
+        lock.release()
+
+
+def _lock_holder(owner_path: str) -> str:
+    try:
+        with open(owner_path) as f:
+            return f.read().strip() or 'another run'
+    except OSError:
+        return 'another run (not saying which)'
 
 
 def _save_atomic(book, path: str) -> None:

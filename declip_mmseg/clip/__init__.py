@@ -31,7 +31,9 @@ from .sources import (
                         check_finite,
                         check_tag_available,
                         check_weight_source,
+                        describe_archive,
                         load_checkpoint_file,
+                        local_path,
                         looks_like_path,
                         weights_identity,
 )
@@ -40,5 +42,6 @@ __all__ = ['CLIP_MEAN_01', 'CLIP_MEAN_255', 'CLIP_STD_01', 'CLIP_STD_255', 'IMAG
            'IMAGENET_MEAN_255', 'IMAGENET_STD_01', 'IMAGENET_STD_255', 'WEIGHT_KEYS',
            'NonFiniteWeightsError', 'WeightsUnavailableError', 'blend', 'build_clip',
            'check_checkpoint_file', 'check_finite', 'check_tag_available', 'check_weight_source',
-           'detach_visual', 'load_checkpoint_file', 'load_weights', 'looks_like_path',
-           'resolve_model_name', 'save_clip', 'weight_source', 'weights_identity']
+           'describe_archive', 'detach_visual', 'load_checkpoint_file',
+           'load_weights', 'local_path', 'looks_like_path', 'resolve_model_name', 'save_clip',
+           'weight_source', 'weights_identity']

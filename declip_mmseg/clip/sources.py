@@ -33,13 +33,41 @@ def check_weight_source(source, key: str = 'pretrained') -> None:
             f'{key} is {source!r}: an empty weight source (an unset shell variable?). Give an '
             "open_clip tag such as 'openai' or the path of a checkpoint file; leaving it empty "
             'would evaluate random weights.')
+def local_path(path: str) -> str:
+    """A weight path as given by a user, made usable: a leading ``~`` / ``~user`` expanded (a
+    shell does not expand it inside ``--cfg-options k=~/x.pt``, quotes or config files). Every
+    function here that takes a path goes through it, so does every loader of weight files."""
+    return osp.expanduser(path) if isinstance(path, str) and path.startswith('~') else path
 
 
 def looks_like_path(pretrained: str) -> bool:
     """True if ``pretrained`` names a file rather than an open_clip tag."""
-    return (os.sep in pretrained or pretrained.startswith('.')
+    return (os.sep in pretrained or pretrained.startswith(('.', '~'))
             or pretrained.lower().endswith(CHECKPOINT_SUFFIXES)
-            or osp.exists(pretrained))
+            or osp.exists(local_path(pretrained)))
+
+
+def describe_archive(path: str) -> Optional[str]:
+    """A message if ``path`` is a zip archive that holds files (e.g. ``model.pt`` zipped into
+    ``model.zip``) rather than a checkpoint; None for anything else, PyTorch's own zip-based
+    checkpoints (``<name>/data.pkl`` inside) included."""
+    path = local_path(path)
+    if not zipfile.is_zipfile(path):
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith('/')]
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if any(n.endswith(('/data.pkl', '/constants.pkl')) or n in ('data.pkl', 'constants.pkl')
+           for n in names):
+        return None  # torch.save's (or TorchScript's) own zip format
+    inside = [n for n in names if n.lower().endswith(CHECKPOINT_SUFFIXES)]
+    shown = ', '.join(repr(n) for n in (inside or names)[:5]) or 'nothing'
+    return (f"'{path}' is a zip archive (holding {shown}{' ...' if len(names) > 5 else ''}), "
+            'not a checkpoint itself. Unpack it (unzip '
+            f"'{path}' -d {osp.dirname(path) or '.'}) and pass the checkpoint file inside"
+            + (f' ({inside[0]!r})' if inside else '') + '.')
 
 
 LOCAL_FILE_HINT = ('Download the checkpoint on a machine with network access and pass the '
@@ -156,6 +184,7 @@ def _check_tag(model_name: str, tag: str) -> dict:
 
 def check_checkpoint_file(path: str) -> None:
     """Raise a clear error if ``path`` is missing, empty or unreadable."""
+    path = local_path(path)
     if osp.isdir(path):
         found = sorted(f for f in os.listdir(path) if f.lower().endswith(CHECKPOINT_SUFFIXES))
         raise IsADirectoryError(
@@ -178,7 +207,11 @@ def load_checkpoint_file(path: str) -> dict:
     Unwraps ``{'state_dict': ...}`` / ``{'model': ...}`` and strips a leading
     ``module.`` (DistributedDataParallel) from every key.
     """
+    path = local_path(path)
     check_checkpoint_file(path)
+    archive = describe_archive(path)
+    if archive:
+        raise RuntimeError(archive)
     trusted = os.environ.get('DECLIP_TRUSTED_CHECKPOINTS') == '1'
     try:
         if path.endswith('.safetensors'):
@@ -310,6 +343,7 @@ _SHA_MEMO = {}
 
 
 def file_sha256(path: str) -> str:
+    path = local_path(path)
     st = os.stat(path)
     memo_key = (osp.realpath(path), st.st_size, st.st_mtime_ns)
     if memo_key not in _SHA_MEMO:

@@ -31,6 +31,7 @@ from torchvision.transforms import InterpolationMode
 from ..clip.constants import CLIP_MEAN_01, CLIP_STD_01
 from .coco_object import COCO_THINGS
 from .converters.ade20k_panoptic import ADE20K_THING_IDS, ade20k_classes
+from .transforms.loading import read_pil_rgb
 from .transforms.pil import resize_longest
 
 # The 53 stuff classes of panoptic_coco_categories.json, in category-id order (92 ... 200).
@@ -65,14 +66,19 @@ def mask2box(mask: np.ndarray):
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
 
-def load_image(path: str, what: str) -> Image.Image:
-    """Read an image file fully, with errors that name it."""
+def _read_pil(path: str) -> Image.Image:
+    with Image.open(path) as img:
+        img.load()
+        return img
+
+
+def load_image(path: str, what: str, read=_read_pil) -> Image.Image:
+    """Read an image file fully with ``read`` (default: Pillow as stored, for the panoptic PNGs;
+    photos use :func:`read_pil_rgb`, the test pipeline's reader), with errors that name it."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} {path!r} does not exist. {HINT}')
     try:
-        with Image.open(path) as img:
-            img.load()
-            return img
+        return read(path)
     except Exception as err:  # noqa: BLE001 - PIL raises several types for broken files
         raise ValueError(f'cannot read {what} {path!r} ({type(err).__name__}: {err}); '
                          'the file is corrupt or truncated: download it again') from err
@@ -180,7 +186,7 @@ class COCOPanopticRegionDataset(BaseDataset):
     # -- one sample --------------------------------------------------------
     def prepare_data(self, idx: int) -> dict:
         info = self.get_data_info(idx)
-        image = load_image(info['img_path'], 'image').convert('RGB')
+        image = load_image(info['img_path'], 'image', read=read_pil_rgb)
         png = load_image(info['seg_map_path'], 'panoptic PNG')
         if png.mode not in ('RGB', 'RGBA'):
             raise ValueError(f'panoptic PNG {info["seg_map_path"]!r} has mode {png.mode}; '

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from ..clip.constants import CLIP_MEAN_01, CLIP_STD_01, IMAGENET_MEAN_01, IMAGENET_STD_01
 from ..registry import GRID_STYLES, register_grid_style
+from .transforms.loading import read_pil_rgb
 from .transforms.pil import resize_longest_padded, resize_max_centered, to_tensor
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -68,7 +69,8 @@ def grid_boxes(rows: int, cols: int) -> np.ndarray:
 
 def list_images(img_dir: str, ann_file: Optional[str] = None) -> List[str]:
     """Image paths from a COCO ``instances_*.json`` (only ``images[].file_name`` is read)
-    or, without one, every image file below ``img_dir``."""
+    or, without one, every image file below ``img_dir``, symlinked folders and files included
+    (each real folder read once)."""
     if ann_file:
         if not osp.isfile(ann_file):
             raise FileNotFoundError(f'annotation file {ann_file!r} does not exist (it lists the '
@@ -82,8 +84,14 @@ def list_images(img_dir: str, ann_file: Optional[str] = None) -> List[str]:
         return [osp.join(img_dir, item['file_name']) for item in images]
     if not osp.isdir(img_dir):
         raise FileNotFoundError(f'image folder {img_dir!r} does not exist')
-    found = [osp.join(root, name) for root, _, names in os.walk(img_dir) for name in names
-             if name.lower().endswith(IMAGE_SUFFIXES)]
+    found, seen = [], set()
+    for root, dirs, names in os.walk(img_dir, followlinks=True):  # symlinked folders count
+        real = osp.realpath(root)
+        if real in seen:  # a link back up the tree (or two links to one folder): once only
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found += [osp.join(root, name) for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
     return sorted(found)
 
 
@@ -123,6 +131,7 @@ class GridDistillDataset(Dataset):
             raise RuntimeError(f'no images found in {self.img_dir!r}'
                                f'{" listed by " + repr(ann) if ann else ""}')
         self.image_size, self.crop_size = image_size, crop_size
+        self.student_patch, self.vfm_patch = student_patch, vfm_patch
         self.vfm_size = image_size // student_patch * vfm_patch
         self.choices = grid_choices(max_split, grid_style)
         self.with_crops, self.with_vfm_view = bool(with_crops), bool(with_vfm_view)
@@ -138,8 +147,7 @@ class GridDistillDataset(Dataset):
 
     def read(self, path: str) -> Optional[Image.Image]:
         try:
-            with Image.open(path) as image:
-                image = image.convert('RGB')
+            image = read_pil_rgb(path)  # the test pipeline's decoding: EXIF, 16-bit
         except Exception as err:  # noqa: BLE001 - a bad file must not stop a long run
             print_log(f'skipping unreadable image {path!r}: {err}', logger='current',
                       level=logging.WARNING)

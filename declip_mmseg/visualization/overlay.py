@@ -5,7 +5,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..datasets.transforms.loading import read_image
+from ..datasets.transforms import loading
 from .fonts import legend_fonts
 
 
@@ -57,8 +57,6 @@ def read_rgb(image_path: str) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file as the model sees it: the test pipeline's
     decoding (OpenCV, else Pillow's first frame; 16-bit grey scaled, not clipped to white)."""
     try:
-        with open(image_path, 'rb') as f:
-            data = f.read()
-        return np.ascontiguousarray(read_image(data, image_path)[:, :, ::-1])
+        return loading.read_rgb(image_path)
     except OSError as err:
         raise RuntimeError(f'cannot read image {image_path!r}: {err}') from err

@@ -104,9 +104,14 @@ def convert_ade20k_panoptic(root: str, split: str = 'val', limit: Optional[int] 
                 f'{path!r} does not exist. {root!r} must be ADEChallengeData2016 with images/, '
                 'annotations/ (ADEChallengeData2016.zip) and annotations_instance/ '
                 '(annotations_instance.tar from the ADE20K instance-segmentation release)')
+    names = sorted(f for f in os.listdir(dirs['images']) if f.endswith('.jpg'))[:limit]
+    if not names:
+        raise FileNotFoundError(
+            f"no .jpg images in {dirs['images']!r}: nothing to convert (an empty json would "
+            'evaluate nothing). Unpack ADEChallengeData2016.zip there'
+            + (f' (limit={limit})' if limit is not None else ''))
     out_dir = osp.join(root, f'ade20k_panoptic_{split}')
     os.makedirs(out_dir, exist_ok=True)
-    names = sorted(f for f in os.listdir(dirs['images']) if f.endswith('.jpg'))[:limit]
     images, annotations = [], []
     for i, name in enumerate(names):
         stem = osp.splitext(name)[0]

@@ -1,4 +1,10 @@
-"""Image loading that reads what Pillow reads (GIF, TGA, ICO, ...), not only what OpenCV reads."""
+"""Image loading that reads what Pillow reads (GIF, TGA, ICO, ...), not only what OpenCV reads.
+
+One reader, one rule, for every image the project reads (test pipeline, demo, drawings,
+distillation and region datasets): :func:`read_image` decodes with OpenCV (mmcv's ``'color'``
+flag) and falls back to Pillow; both apply the EXIF orientation (the photo as viewers show it),
+take the first frame, and scale 16-bit images by 1/256.
+"""
 import io
 from typing import Optional
 
@@ -49,6 +55,18 @@ def read_image(img_bytes: bytes, filename: str) -> np.ndarray:
     except Exception:  # noqa: BLE001 - cv2 raises on some undecodable data instead of None
         img = None
     return img if img is not None else read_with_pillow(img_bytes, filename)
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file, decoded by :func:`read_image` (OSError if unreadable)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    return np.ascontiguousarray(read_image(data, path)[..., ::-1])
+
+
+def read_pil_rgb(path: str) -> Image.Image:
+    """:func:`read_rgb` as a PIL RGB image (the Pillow-side datasets' input)."""
+    return Image.fromarray(read_rgb(path), 'RGB')
 
 
 @TRANSFORMS.register_module()

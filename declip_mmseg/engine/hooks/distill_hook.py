@@ -43,6 +43,8 @@ class DistillHook(Hook):
             model.train_classes = getattr(runner.train_dataloader.dataset, 'metainfo',
                                           {}).get('classes')
         model.attach_teachers(device, **self.teachers)
+        if hasattr(model, 'check_inputs'):  # sizes the teachers cannot take: before step 1
+            model.check_inputs(runner.train_dataloader.dataset)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.student.parameters())
         print_log(f'{model.describe()}: {trainable / 1e6:.2f}M of {total / 1e6:.2f}M student '

@@ -21,7 +21,9 @@ class PerClassIoUMetric(IoUMetric):
       files and both sizes (mmseg fails with an ``IndexError`` about masks);
     * label values that are neither a class (``0 .. C-1``) nor the ignore
       index count as wrong predictions of every class and silently lower IoU:
-      they are counted, and one warning per evaluation names a file.
+      they are counted, and one warning per evaluation names a file;
+    * label maps with no labelled pixel (all ignore index) are counted: a warning names one,
+      and an error is raised if no label map of the set holds a labelled pixel.
     """
 
     def __init__(self, *args, **kwargs):
@@ -46,6 +48,9 @@ class PerClassIoUMetric(IoUMetric):
                     f"label map {sample.get('seg_map_path')!r} is {_size(label.shape)} but its "
                     f"image {sample.get('img_path')!r} is {_size(pred.shape)} (width x height); "
                     'every label map must have the size of its image. Fix or remove this pair.')
+            if not (label != self.ignore_index).any():
+                self.results.append(dict(no_labelled_pixel=True,
+                                         seg_map_path=sample.get('seg_map_path')))
             outside = (label != self.ignore_index) & ((label < 0) | (label >= num_classes))
             if outside.any():
                 values = torch.unique(label[outside]).tolist()
@@ -54,10 +59,32 @@ class PerClassIoUMetric(IoUMetric):
         super().process(data_batch, data_samples)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        bad = [r for r in results if isinstance(r, dict)]
+        notes = [r for r in results if isinstance(r, dict)]
+        num_images = len(results) - len(notes)
+        empty = [r['seg_map_path'] for r in notes if r.get('no_labelled_pixel')]
+        if empty:
+            self._check_unlabelled(empty, num_images)
+        bad = [r for r in notes if 'outside_pixels' in r]
         if bad:
-            self._warn_outside_labels(bad, len(results) - len(bad))
+            self._warn_outside_labels(bad, num_images)
         return super().compute_metrics([r for r in results if not isinstance(r, dict)])
+
+    def _check_unlabelled(self, paths: list, num_images: int) -> None:
+        """Label maps with no labelled pixel (all ignore index). A few are normal in real sets
+        (photos with nothing annotated) and add nothing to the scores: a warning. If no label
+        map holds a labelled pixel, every score is 0 or NaN: an error (wrong label format)."""
+        hint = (f'Check the label format: class ids 0-{len(self.dataset_meta["classes"]) - 1} '
+                f'in label order, the ignore index {self.ignore_index}, reduce_zero_label (it '
+                'turns 0 into the ignore index), the conversion script in datasets/')
+        if len(paths) >= num_images:
+            raise ValueError(
+                f'none of the {num_images} label maps holds a labelled pixel: every pixel is the '
+                f'ignore index {self.ignore_index} (e.g. {paths[0]!r}), so the scores would mean '
+                f'nothing. {hint}.')
+        print_log(f'{len(paths)} of {num_images} label maps hold no labelled pixel (every pixel '
+                  f'is the ignore index {self.ignore_index}), e.g. {paths[0]!r}; they add nothing '
+                  f'to the scores. If they should hold labels: {hint}.',
+                  logger='current', level=logging.WARNING)
 
     def _warn_outside_labels(self, bad: list, num_images: int) -> None:
         num_classes = len(self.dataset_meta['classes'])

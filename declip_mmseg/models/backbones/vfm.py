@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...clip.constants import IMAGENET_MEAN_01, IMAGENET_STD_01
-from ...clip.sources import check_finite
+from ...clip.sources import check_finite, describe_archive, local_path
 from ...registry import VFMS, register_vfm
 
 StateDict = Dict[str, Tensor]
@@ -223,13 +223,16 @@ _SHOWN_KEYS = 5
 
 def read_weights(name: str, path: str) -> StateDict:
     """``{key: tensor}`` of the local file ``path`` (CPU); a missing file says what to download."""
-    path = osp.expanduser(path)
+    path = local_path(path)
     if not osp.isfile(path):
         release = RELEASES[name]
         raise FileNotFoundError(
             f"{name} weights not found at '{path}'. Download {release.file} from "
             f"{release.url} and put it at that path (weights are never downloaded "
             f"automatically).")
+    archive = describe_archive(path)
+    if archive:
+        raise RuntimeError(f'{name} weights: {archive}')
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # unpickling / truncated file

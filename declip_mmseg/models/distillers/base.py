@@ -132,6 +132,32 @@ class DistillerBase(BaseModel):
         """One line for the training log."""
         return type(self).__name__
 
+    def check_inputs(self, dataset, key: str = 'train_dataloader.dataset') -> None:
+        """Before the first step (``DistillHook.before_train``): the dataset's sizes fit the
+        student and the teachers, else a ``ValueError`` naming the config key, its value and the
+        value that works (instead of a shape error in the first step).
+
+        * ``image_size`` a multiple of the student's patch size, ``student_patch`` equal to it;
+        * ``crop_size`` (when the dataset cuts crops for the initial image tower, the crop
+          teacher) equal to that tower's input size: its positions are fixed.
+        """
+        p = self.student.patch_size
+        size = getattr(dataset, 'image_size', None)
+        if size is not None and size % p:
+            raise ValueError(f'{key}.image_size={size} is not a multiple of the student\'s patch '
+                             f'size {p}; use e.g. {size // p * p} or {(size // p + 1) * p}')
+        student_patch = getattr(dataset, 'student_patch', None)
+        if student_patch is not None and student_patch != p:
+            raise ValueError(f'{key}.student_patch={student_patch}, but the student '
+                             f'({type(self.student.tower.visual).__name__}) has {p}-pixel patches; '
+                             f'set {key}.student_patch={p}')
+        crop = getattr(dataset, 'crop_size', None) if getattr(dataset, 'with_crops', False) else None
+        native = fixed_input_size(self.initial_image_tower())
+        if crop is not None and native is not None and crop != native:
+            raise ValueError(f'{key}.crop_size={crop}, but the crop teacher (the initial CLIP image '
+                             f'tower) takes {native} x {native} images only; set '
+                             f'{key}.crop_size={native}')
+
     # -- dense features ----------------------------------------------------------
     def dense(self, inputs: torch.Tensor):
         """Student ``(content, context)``; content token-normalized if ``normalize_tokens``."""
@@ -180,6 +206,22 @@ class DistillerBase(BaseModel):
         trained = {k: v.detach().cpu() for k, v in self.student.tower.visual.state_dict().items()}
         initial = {k: v.detach().cpu() for k, v in self.initial_image_tower().state_dict().items()}
         return save_clip(self.text_encoder.text_tower(), blend(trained, initial, alpha), path)
+
+
+def fixed_input_size(visual: nn.Module) -> Optional[int]:
+    """The one input side an open_clip image tower takes (224 for B/16, 336 for L/14-336):
+    ``image_size`` of open_clip's ViT, the patch embedding's of a timm trunk; None if it
+    takes any size."""
+    size = getattr(visual, 'image_size', None)
+    if size is None:
+        embed = getattr(getattr(visual, 'trunk', None), 'patch_embed', None)
+        if embed is None or getattr(embed, 'dynamic_img_size', False) or \
+                not getattr(embed, 'strict_img_size', True):
+            return None
+        size = getattr(embed, 'img_size', None)
+    if size is None:
+        return None
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
 
 
 def valid_boxes(boxes: torch.Tensor):

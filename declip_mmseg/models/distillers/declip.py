@@ -54,6 +54,17 @@ class DeCLIPDistiller(DistillerBase):
         """Attach the frozen teacher image tower (crops -> embeddings) and VFM."""
         super().set_teachers(teacher=teacher, vfm=vfm)
 
+    def check_inputs(self, dataset, key: str = 'train_dataloader.dataset') -> None:
+        """:meth:`DistillerBase.check_inputs`, and the VFM view's patch (``vfm_patch``) equal to
+        the VFM's: the two patch grids must match (560 / 16 * 14 = 490 for DINOv2)."""
+        super().check_inputs(dataset, key)
+        vfm = self._teachers.get('vfm')
+        vfm_patch = getattr(dataset, 'vfm_patch', None)
+        if vfm is not None and getattr(dataset, 'with_vfm_view', False) and vfm_patch is not None \
+                and vfm_patch != vfm.patch_size:
+            raise ValueError(f'{key}.vfm_patch={vfm_patch}, but the VFM teacher {vfm.name} has '
+                             f'{vfm.patch_size}-pixel patches; set {key}.vfm_patch={vfm.patch_size}')
+
     def describe(self) -> str:
         vfm = self._teachers.get('vfm')
         return (f'DeCLIP distillation ({self.mode}), '

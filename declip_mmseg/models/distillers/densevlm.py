@@ -11,7 +11,7 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmseg.registry import MODELS
 
-from ...clip import looks_like_path, weight_source
+from ...clip import local_path, looks_like_path, weight_source
 from ...text import TextEncoder, get_templates, load_embeddings_file, load_vocabulary
 from ..builder import build_dense_backbone
 from ..losses import densevlm_loss_with_stats
@@ -86,7 +86,7 @@ class DenseVLMDistiller(DistillerBase):
                              f"model_name='EVA02-L-14-336', pretrained=FILE))). {DENSEVLM_TEACHER_HINT}")
         for key in ('pretrained', 'checkpoint'):
             path = teacher.get(key)
-            if path and looks_like_path(path) and not osp.isfile(path):
+            if path and looks_like_path(path) and not osp.isfile(local_path(path)):
                 raise FileNotFoundError(f'DenseVLM teacher weights {path!r} do not exist. '
                                         f'{DENSEVLM_TEACHER_HINT}')
         s = self.student
