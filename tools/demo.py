@@ -3,6 +3,7 @@
     python tools/demo.py photo.jpg --classes "cat; dog; grass" --out overlay.png
     python tools/demo.py photo.jpg --classes my_names.txt --checkpoint checkpoints/ViT-B-16.pt
     python tools/demo.py photo.jpg --classes my_names.txt --model ViT-L-14 --checkpoint L14.pt
+    python tools/demo.py photo.jpg --classes "cat; dog" --out-labels labels.png  # + label map
 """
 import argparse
 import os.path as osp
@@ -21,6 +22,9 @@ def main(argv=None):
                         help="'cat; dog; grass' (';' between classes, ',' between synonyms) "
                              'or a class-name file')
     parser.add_argument('--out', default='overlay.png')
+    parser.add_argument('--out-labels', metavar='FILE',
+                        help='also write the label map: an indexed PNG (pixel = class index) '
+                             "with the class list in its 'classes' text chunk, as the web page's")
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--checkpoint', help='CLIP weights (open_clip tag or file)')
     parser.add_argument('--model', help="CLIP architecture of the weights, e.g. 'ViT-L-14' "
@@ -41,18 +45,19 @@ def main(argv=None):
 
     start = time.monotonic()
     log('loading the libraries')
-    from declip_mmseg.apis import ClassNameError, OpenVocabInferencer, WeightsUnavailableError
-    from declip_mmseg.apis.inference import segment_and_draw
+    from declip_mmseg.apis import OpenVocabInferencer
+    from declip_mmseg.apis.inference import USER_ERRORS, segment_and_draw
     log('building the model: CLIP weights, then the text embeddings of the class names '
         '(first run of a vocabulary: about a minute on a CPU; cached afterwards)')
     try:
         inferencer = OpenVocabInferencer(args.config, classes=args.classes,
                                          checkpoint=args.checkpoint, model_name=args.model,
                                          device=args.device, cfg_options=options)
-    except (WeightsUnavailableError, ClassNameError, FileNotFoundError, IsADirectoryError) as err:
+        log(f'segmenting {args.image}')
+        found = segment_and_draw(inferencer, args.image, args.out, alpha=args.alpha, log=log,
+                                 labels_path=args.out_labels)
+    except USER_ERRORS as err:
         sys.exit(f'error: {err}')
-    log(f'segmenting {args.image}')
-    found = segment_and_draw(inferencer, args.image, args.out, alpha=args.alpha, log=log)
     log(f'wrote {args.out}; classes found: {", ".join(found)}')
 
 
