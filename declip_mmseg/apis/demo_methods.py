@@ -77,12 +77,15 @@ class DemoMethod:
         model = self.config.model
         backbone = model.get('backbone', {})
         weights = backbone.get('checkpoint') or backbone.get('pretrained')
+        arch = backbone.get('model_name')
+        weights, arch = (osp.basename(w) if isinstance(w, str) and looks_like_path(w) else w
+                         for w in (weights, arch))
         mode = model.get('inference_mode', 'slide')
         windows = (f"windows {model.get('slide_crop')} / {model.get('slide_stride')}"
                    if mode == 'slide' else 'whole image')
         post = ', '.join(step['type'] for step in model.get('postprocess') or []) or 'none'
         proxy = backbone.get('proxy')
-        return (f"{self.name}: {backbone.get('model_name')} ({weights})"
+        return (f"{self.name}: {arch} ({weights})"
                 + (f", proxy {proxy['vfm']}" if proxy else '')
                 + f", {windows}, logit scale {model.get('logit_scale')}, "
                 f"prob_thd {model.get('prob_thd')}, post-processing: {post}")

@@ -16,6 +16,7 @@ returns the overlay file, the label-map file and the area table)::
         image=handle_file('photo.jpg'), classes='cat; dog; grass', api_name='/segment')
 """
 import argparse
+import html
 import logging
 import os
 from typing import List, Optional
@@ -99,11 +100,12 @@ def build_page(session, default_method: Optional[str] = None):
                 window=window, stride=stride, pamr=None if pamr == 'method default' else
                 pamr == 'on', cpu_bf16=bool(cpu_bf16) if on_cpu else None, opacity=opacity,
                 progress=lambda done, total: progress((done, total), desc='windows'))
-        except USER_ERRORS as err:  # the message tools/demo.py prints, on the page
-            raise gr.Error(str(err), print_exception=False) from err
+        except USER_ERRORS as err:  # the message tools/demo.py prints, on the page (the toast
+            # renders HTML: '<classes string>' would vanish unescaped)
+            raise gr.Error(html.escape(str(err)), print_exception=False) from err
         except Exception as err:  # noqa: BLE001 - any other failure stays on the page
             logging.getLogger(__name__).exception('segmentation failed')
-            raise gr.Error(f'{type(err).__name__}: {err}') from err
+            raise gr.Error(html.escape(f'{type(err).__name__}: {err}')) from err
         return out.overlay, out.labels, out.table, out
 
     with gr.Blocks(title='declip-mmseg: open-vocabulary segmentation',
@@ -147,7 +149,7 @@ def build_page(session, default_method: Optional[str] = None):
                                      label='area (every class; index = value in the label map)',
                                      interactive=False, elem_id='areas')
                 heat = gr.Gallery(label='class probability (network resolution)', columns=4,
-                                  format='png', elem_id='heat')
+                                  height='auto', format='png', elem_id='heat')
         state = gr.State()
         method.change(describe, method, method_info, api_visibility='private')
         button.click(

@@ -74,6 +74,7 @@ def test_page_in_a_real_browser(tiny_clip, tmp_path, run_tool, monkeypatch):
                                   '--checkpoint', ckpt]).stderr.strip().splitlines()[-1]
     assert cli_error.startswith('error: ')
 
+    clip_builds.clear()  # the page's builds from here on
     offline_environment()
     session = WebSession(demo_methods(checkpoint=ckpt, model_name=arch),
                          out_dir=str(tmp_path / 'web'))
