@@ -21,6 +21,14 @@ import logging
 import os
 from typing import List, Optional
 
+import torch
+from mmengine.config import DictAction
+
+from ..models.utils.cpu_amp import cpu_amp_is_fast
+from .demo_methods import CONFIG_ROOT, demo_methods
+from .inference import USER_ERRORS
+from .web_session import WebSession
+
 # before gradio and huggingface_hub are imported: no analytics, version check or telemetry;
 # the page's own requests to 127.0.0.1 never go through a proxy
 OFFLINE_ENV = {'GRADIO_ANALYTICS_ENABLED': 'False', 'HF_HUB_DISABLE_TELEMETRY': '1'}
@@ -35,15 +43,14 @@ def offline_environment() -> None:
     """Turn off every outbound request of Gradio and huggingface_hub's telemetry, and keep the
     page's local requests away from a proxy (Gradio checks its own URL through ``http_proxy``)."""
     os.environ.update(OFFLINE_ENV)
+    from huggingface_hub import constants
+    constants.HF_HUB_DISABLE_TELEMETRY = True  # read when huggingface_hub was imported
     for key in ('no_proxy', 'NO_PROXY'):
         hosts = [h for h in os.environ.get(key, '').split(',') if h]
         os.environ[key] = ','.join(hosts + [h for h in LOCAL_HOSTS if h not in hosts])
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from mmengine.config import DictAction
-
-    from .demo_methods import CONFIG_ROOT
     parser = argparse.ArgumentParser(
         description='Web page: segment your own images with your own class names.')
     parser.add_argument('--host', default='127.0.0.1',
@@ -69,11 +76,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def build_page(session, default_method: Optional[str] = None):
     """The ``gr.Blocks`` page over a :class:`~.web_session.WebSession`."""
-    import gradio as gr
-    import torch
-
-    from ..models.utils.cpu_amp import cpu_amp_is_fast
-    from .inference import USER_ERRORS
+    import gradio as gr  # after offline_environment(): Gradio reads it on import
 
     names = list(session.methods)
     default_method = default_method or names[0]
@@ -176,8 +179,6 @@ def launch(page, host: str = '127.0.0.1', port: Optional[int] = 7860,
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     offline_environment()
-    from .demo_methods import demo_methods
-    from .web_session import WebSession
     methods = demo_methods(args.config, checkpoint=args.checkpoint, model_name=args.model,
                            cfg_options=args.cfg_options)
     session = WebSession(methods, device=args.device, out_dir=args.out_dir,
