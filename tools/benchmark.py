@@ -6,6 +6,7 @@ training-free methods, and distillation steps (DeCLIP, DenseVLM).
     python tools/benchmark.py --method naclip proxyclip   # ms/image next to ClearCLIP's
     python tools/benchmark.py --train               # DeCLIP: EVA02-B/16 + DINOv2-B at 560, batch 2
     python tools/benchmark.py --train --method densevlm   # B/16 + L/14-336 teacher at 512
+    python tools/benchmark.py --web                 # the web page's seconds per click, 640x480
 
 Random weights at the real architectures' sizes; each method and training run is built from its
 config (declip_mmseg/apis/benchmark.py: METHOD_CONFIGS, TRAIN_CONFIGS); prints a table.
@@ -47,6 +48,9 @@ def main(argv=None):
                         help='--train input size (default: the config\'s: DeCLIP 560, '
                         'DenseVLM 512)')
     parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--web', action='store_true',
+                        help="time the web page's clicks (ClearCLIP, --width x --height, default "
+                             '640x480; first vocabulary, a second one, the second again)')
     args = parser.parse_args(argv)
     robust_console()
     try:  # the same value rules as the configs (declip_mmseg.apis.checks)
@@ -57,6 +61,13 @@ def main(argv=None):
         check_window(args.crop, args.stride)
     except ValueError as err:
         parser.error(str(err))
+    if args.web:
+        from declip_mmseg.apis.benchmark_web import benchmark_web_clicks
+        h, w = (args.height, args.width) if (args.height, args.width) != (448, 608) else (480, 640)
+        rows = benchmark_web_clicks(args.model or 'ViT-B-16', height=h, width=w,
+                                    device=(args.devices or ['cpu'])[0])
+        print(format_table(rows))
+        return
     if args.train:
         methods = args.method or ['declip']
         if len(methods) != 1 or methods[0] not in TRAIN_CONFIGS:

@@ -3,6 +3,7 @@
     python tools/demo.py photo.jpg --classes "cat; dog; grass" --out overlay.png
     python tools/demo.py photo.jpg --classes my_names.txt --checkpoint checkpoints/ViT-B-16.pt
     python tools/demo.py photo.jpg --classes my_names.txt --model ViT-L-14 --checkpoint L14.pt
+    python tools/demo.py photo.jpg --classes "cat; dog" --out-labels labels.png  # + label map
 """
 import argparse
 import os.path as osp
@@ -21,6 +22,9 @@ def main(argv=None):
                         help="'cat; dog; grass' (';' between classes, ',' between synonyms) "
                              'or a class-name file')
     parser.add_argument('--out', default='overlay.png')
+    parser.add_argument('--out-labels', metavar='FILE',
+                        help='also write the label map: an indexed PNG (pixel = class index) '
+                             "with the class list in its 'classes' text chunk, as the web page's")
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--checkpoint', help='CLIP weights (open_clip tag or file)')
     parser.add_argument('--model', help="CLIP architecture of the weights, e.g. 'ViT-L-14' "
@@ -41,13 +45,15 @@ def main(argv=None):
 
     start = time.monotonic()
     log('loading the libraries')
-    from declip_mmseg.apis import ClassNameError, OpenVocabInferencer, WeightsUnavailableError
+    from declip_mmseg.apis import OpenVocabInferencer
     from declip_mmseg.apis.checks import check_value
     from declip_mmseg.apis.console import robust_console
-    from declip_mmseg.apis.inference import check_overlay_path, segment_and_draw
+    from declip_mmseg.apis.inference import USER_ERRORS, check_overlay_path, segment_and_draw
     robust_console()  # class names and paths in the last line may be non-ASCII
-    try:  # before any work: the output path and the values
+    try:  # before any work: the output paths and the values
         args.out = check_overlay_path(args.out)
+        if args.out_labels:
+            args.out_labels = check_overlay_path(args.out_labels, '--out-labels', ('.png',))
         check_value('--alpha', args.alpha, 'fraction')
     except ValueError as err:
         sys.exit(f'error: {err}')
@@ -57,13 +63,10 @@ def main(argv=None):
         inferencer = OpenVocabInferencer(args.config, classes=args.classes,
                                          checkpoint=args.checkpoint, model_name=args.model,
                                          device=args.device, cfg_options=options)
-    except (WeightsUnavailableError, ClassNameError, FileNotFoundError, IsADirectoryError,
-            ValueError) as err:  # ValueError: a config value or an empty --checkpoint
-        sys.exit(f'error: {err}')
-    log(f'segmenting {args.image}')
-    try:
-        found = segment_and_draw(inferencer, args.image, args.out, alpha=args.alpha, log=log)
-    except OSError as err:  # e.g. a full disk: safe_write names the path, nothing half-written
+        log(f'segmenting {args.image}')
+        found = segment_and_draw(inferencer, args.image, args.out, alpha=args.alpha, log=log,
+                                 labels_path=args.out_labels)
+    except USER_ERRORS as err:
         sys.exit(f'error: {err}')
     log(f'wrote {args.out}; classes found: {", ".join(found)}')
 

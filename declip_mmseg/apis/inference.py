@@ -5,6 +5,8 @@ web page.
     result = inferencer('photo.jpg')              # labels at the photo's size
     inferencer.set_classes('car; road; sky')     # no rebuild: only the new names are encoded
     inferencer.draw(result, 'overlay.png')
+    inferencer.write_labels(result, 'labels.png')  # indexed PNG, class list inside
+    inferencer.configure(prob_thd=0.3, pamr=True)  # per-image settings; None: the config's
 
 The model is built once (:meth:`OpenVocabInferencer.__init__`); a new vocabulary goes through
 the text classifier's :meth:`~declip_mmseg.models.ZeroShotTextClassifier.set_vocabulary`
@@ -17,22 +19,30 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmseg.apis import inference_model
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 from PIL import Image
 
+from ..clip import WeightsUnavailableError
 from ..fileio import check_output_file, safe_write
+from ..models.segmentors.postprocess import build_postprocess
 from ..models.segmentors.sliding_window import window_boxes
-from ..text import ClassNameWarning, Vocabulary
-from ..visualization import draw_overlay, read_rgb
-from .checks import check_config_values
+from ..text import ClassNameError, ClassNameWarning, Vocabulary, load_vocabulary
+from ..visualization import draw_overlay, read_rgb, write_label_map
+from .checks import check_config_values, check_value, check_window
 from .config import load_config, set_checkpoint
 
 OVERLAY_SUFFIXES = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff')
 
 Progress = Callable[[int, int], None]
+# Mistakes in what a user gave (class names, image, weights, settings, memory): tools/demo.py
+# prints them as 'error: ...', the web page shows the same text.
+USER_ERRORS = (ClassNameError, WeightsUnavailableError, OSError, MemoryError, ValueError)
+# PAMR as NACLIP runs it (configs/_base_/models/naclip_vit_b16.py), for ``configure(pamr=True)``
+PAMR_STEP = dict(type='PAMR', num_iter=10, dilations=(8, 16))
 
 
 @dataclass
@@ -45,11 +55,14 @@ class Segmentation:
         image_path: the segmented file (None for an array).
         probs: (C, H, W) float32 class probabilities when the model keeps them
             (``model.keep_seg_logits=True``), else None.
+        network_probs: (C, h, w) float32 class probabilities at the network's resolution
+            (``model.keep_network_probs=True``: the web page's heat maps), else None.
     """
     labels: np.ndarray
     class_names: List[str]
     image_path: Optional[str] = None
     probs: Optional[np.ndarray] = None
+    network_probs: Optional[np.ndarray] = None
 
     def areas(self) -> List[tuple]:
         """``(class name, % of pixels)`` of the classes present, largest first."""
@@ -100,6 +113,11 @@ class OpenVocabInferencer:
         self.model = model.to(device).eval()
         self.cfg = cfg
         warn_one_class_with_synonyms(self.vocabulary)
+        self._defaults = {key: getattr(model, key) for key in self.SETTINGS if hasattr(model, key)}
+        self._postprocess = getattr(model, 'postprocess', None)
+
+    # model attributes that configure() sets per image (and restores with None)
+    SETTINGS = ('prob_thd', 'logit_scale', 'slide_crop', 'slide_stride', 'cpu_amp_dtype')
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -111,10 +129,66 @@ class OpenVocabInferencer:
 
     def set_classes(self, classes) -> Vocabulary:
         """Segment with other class names from now on; nothing but their text embeddings is
-        computed (and those are read from the cache when known)."""
-        vocabulary = self.model.text_classifier.set_vocabulary(classes)
+        computed (and those are read from the cache when known). The same vocabulary again
+        changes nothing and does not touch the text tower or the cache."""
+        head = self.model.text_classifier
+        vocabulary = load_vocabulary(classes, head.allow_duplicate_names, head.split_synonyms)
+        if vocabulary.classes == self.vocabulary.classes:
+            return self.vocabulary
         warn_one_class_with_synonyms(vocabulary)
-        return vocabulary
+        return head.set_vocabulary(vocabulary)
+
+    def defaults(self) -> dict:
+        """The config's values of the per-image settings (see :meth:`configure`)."""
+        out = dict(self._defaults)
+        out['pamr'] = self._postprocess is not None and any(
+            type(step).__name__ == 'PAMR' for step in self._postprocess)
+        return out
+
+    def configure(self, prob_thd: Optional[float] = None, logit_scale: Optional[float] = None,
+                  window: Optional[int] = None, stride: Optional[int] = None,
+                  pamr: Optional[bool] = None, cpu_bf16: Optional[bool] = None) -> None:
+        """Settings for the next images; None restores the config's value. Nothing is rebuilt.
+
+        Args:
+            prob_thd: background threshold in [0, 1] (pixels whose best class probability
+                is lower become class 0).
+            logit_scale: factor on the cosine logits before the softmax (> 0).
+            window, stride: sliding-window size and step in pixels (slide mode only).
+            pamr: PAMR refinement on (NACLIP's settings, :data:`PAMR_STEP`) or off.
+            cpu_bf16: bf16 autocast on the CPU (fast only on CPUs with bf16 instructions).
+        """
+        model = self.model
+        values = dict(prob_thd=prob_thd, logit_scale=logit_scale, slide_crop=window,
+                      slide_stride=stride)
+        for key, value in values.items():
+            if key in self._defaults:
+                setattr(model, key, type(self._defaults[key])(value) if value is not None
+                        else self._defaults[key])
+        # the same value rules as the configs and the command lines (apis/checks.py)
+        check_value('prob_thd', model.prob_thd, 'fraction')
+        check_value('logit scale', model.logit_scale, 'positive')
+        if 'slide_crop' in self._defaults:
+            check_value('window', model.slide_crop, 'count')
+            check_value('stride', model.slide_stride, 'count')
+            check_window(model.slide_crop, model.slide_stride, 'window', 'stride')
+        if 'cpu_amp_dtype' in self._defaults:
+            model.cpu_amp_dtype = (self._defaults['cpu_amp_dtype'] if cpu_bf16 is None
+                                   else torch.bfloat16 if cpu_bf16 else None)
+        if self._postprocess is not None:
+            kept = [step for step in self._postprocess if type(step).__name__ != 'PAMR']
+            if pamr is None:
+                model.postprocess = self._postprocess
+            elif pamr:
+                has = len(kept) < len(self._postprocess)
+                model.postprocess = self._postprocess if has else torch.nn.ModuleList(
+                    list(build_postprocess([PAMR_STEP])) + kept).to(self.device)
+            else:
+                model.postprocess = torch.nn.ModuleList(kept)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     def windows(self, height: int, width: int) -> int:
         """How many windows an image of this size (after the pipeline's resize) takes."""
@@ -132,11 +206,12 @@ class OpenVocabInferencer:
             sample = inference_model(self.model, image)
         finally:
             self.model.progress = None
-        probs = sample.get('seg_logits')
+        probs, network = sample.get('seg_logits'), sample.get('network_probs')
         return Segmentation(
             labels=sample.pred_sem_seg.data[0].cpu().numpy().astype(np.int64),
             class_names=self.class_names, image_path=image if isinstance(image, str) else None,
-            probs=probs.data.float().cpu().numpy() if probs is not None else None)
+            probs=probs.data.float().cpu().numpy() if probs is not None else None,
+            network_probs=network.data.float().cpu().numpy() if network is not None else None)
 
     @staticmethod
     def overlay(result: Segmentation, alpha: float = 0.5) -> np.ndarray:
@@ -155,11 +230,17 @@ class OpenVocabInferencer:
             overlay.save(tmp)  # the temporary name keeps the suffix, so the format
         return out_path
 
+    @staticmethod
+    def write_labels(result: Segmentation, out_path: str) -> str:
+        """Write the label map as an indexed PNG with its class list
+        (:func:`declip_mmseg.visualization.write_label_map`)."""
+        return write_label_map(out_path, result.labels, result.class_names)
 
-def check_overlay_path(out_path: str, flag: str = '--out') -> str:
+
+def check_overlay_path(out_path: str, flag: str = '--out', suffixes=OVERLAY_SUFFIXES) -> str:
     """Before segmenting: ``out_path`` is a file name Pillow can write (by its suffix) in a
-    folder that accepts files (:func:`check_output_file`)."""
-    return check_output_file(out_path, OVERLAY_SUFFIXES, flag)
+    folder that accepts files (:func:`check_output_file`); label maps are PNG only."""
+    return check_output_file(out_path, suffixes, flag)
 
 
 def warn_one_class_with_synonyms(vocabulary: Vocabulary) -> None:
@@ -188,12 +269,18 @@ def progress_lines(log: Callable[[str], None], every: float = 2.0) -> Progress:
 
 
 def segment_and_draw(inferencer: OpenVocabInferencer, image_path: str, out_path: str,
-                     alpha: float = 0.5, log: Optional[Callable[[str], None]] = None
-                     ) -> Sequence[str]:
-    """Segment ``image_path``, write the overlay, return the names of the classes present
-    (``log``, e.g. ``print``, receives progress lines)."""
+                     alpha: float = 0.5, log: Optional[Callable[[str], None]] = None,
+                     labels_path: Optional[str] = None) -> Sequence[str]:
+    """Segment ``image_path``, write the overlay (and the label map to ``labels_path``),
+    return the names of the classes present (``log``, e.g. ``print``, receives progress
+    lines)."""
     result = inferencer(image_path, progress=progress_lines(log) if log else None)
     if log:
         log(f'drawing the overlay and legend to {out_path}')
     inferencer.draw(result, out_path, alpha)
+    if labels_path:
+        inferencer.write_labels(result, labels_path)
+        if log:
+            log(f'wrote the label map to {labels_path} (indexed PNG, class list in its '
+                f"'classes' text chunk)")
     return result.present()

@@ -22,5 +22,9 @@ maskclip_context = _test_pipeline((520, 520))  # MaskCLIP PASCAL Context: long s
 maskclip_city = _test_pipeline((1024, 512))    # MaskCLIP Cityscapes: 1024 x 512
 declip_448 = _test_pipeline((4096, 448))       # DeCLIP: short side 448, long side at most 4096
 declip_560 = _test_pipeline((4096, 560))       # DeCLIP Cityscapes
-demo_448 = _test_pipeline((2048, 448), labels=False)  # tools/demo.py: single images, no labels
+# single images without labels (tools/demo.py, tools/web_demo.py), each method's short side
+demo_336 = _test_pipeline((2048, 336), labels=False)   # SCLIP, NACLIP, ProxyCLIP
+demo_448 = _test_pipeline((2048, 448), labels=False)   # ClearCLIP (configs/demo.py)
+demo_512 = _test_pipeline((2048, 512), labels=False)   # MaskCLIP
+demo_declip_448 = _test_pipeline((4096, 448), labels=False)  # DeCLIP, DenseVLM
 del _test_pipeline

@@ -83,6 +83,10 @@ class ZeroShotSegmentor(BaseSegmentor):
             classes on a 24-megapixel photo); by default only the labels are made.
         postprocess_memory_mb: memory for the full-size post-processing
             temporaries; sets how many queries are upsampled at a time.
+        keep_network_probs: also return the (C, h, w) class probabilities at the
+            network's resolution (before the resize to the original size and before
+            ``'logits'``-stage steps such as PAMR) as ``network_probs``: small, for the web
+            page's heat maps; the labels are made as without it.
 
     ``progress``: an optional ``callback(windows_done, windows_total)`` called after each
     group of windows (the demo and the web page set it; None otherwise).
@@ -94,7 +98,7 @@ class ZeroShotSegmentor(BaseSegmentor):
                  amp_dtype: Optional[str] = 'float16', cpu_amp_dtype: Optional[str] = None,
                  postprocess: Optional[List[dict]] = None, patch_fit: str = 'pad',
                  keep_seg_logits: bool = False, postprocess_memory_mb: int = 512,
-                 init_cfg=None):
+                 keep_network_probs: bool = False, init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN_255,
                                      std=CLIP_STD_255, bgr_to_rgb=True)
@@ -119,6 +123,7 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.postprocess = build_postprocess(postprocess)
         self.keep_seg_logits = bool(keep_seg_logits)
         self.postprocess_memory_mb = int(postprocess_memory_mb)
+        self.keep_network_probs = bool(keep_network_probs)
         self.progress: Optional[Callable[[int, int], None]] = None
         if patch_fit != 'pad' and getattr(self.backbone, 'proxy', None) is not None:
             raise ValueError("proxy attention pads windows to lcm(CLIP patch, VFM patch) as "
@@ -203,8 +208,9 @@ class ZeroShotSegmentor(BaseSegmentor):
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[List[SegDataSample]] = None):
         """Segment a batch; returns SegDataSamples with ``pred_sem_seg`` ((1, H, W)) at
-        the original image size, and ``seg_logits`` (class probabilities, (C, H, W))
-        when ``keep_seg_logits`` is set."""
+        the original image size, ``seg_logits`` (class probabilities, (C, H, W))
+        when ``keep_seg_logits`` is set, ``network_probs`` ((C, h, w)) when
+        ``keep_network_probs`` is set."""
         if data_samples is None:
             shape = tuple(inputs.shape[-2:])
             data_samples = [SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape))
@@ -215,6 +221,8 @@ class ZeroShotSegmentor(BaseSegmentor):
             network_input = img[None, :, :h, :w]
             size = original_size(img, meta)
             logits = self.network_logits(img, meta)
+            if self.keep_network_probs:
+                sample.set_data({'network_probs': PixelData(data=self.classify(logits)[0])})
             if self.keep_seg_logits:
                 ensure_fits(4 * 3 * logits.shape[0] * size[0] * size[1], logits.device,
                             f'keep_seg_logits=True for a {size[0]}x{size[1]} image with '

@@ -1,0 +1,7 @@
+# Single images (tools/demo.py, tools/web_demo.py): ProxyCLIP on OpenAI ViT-B/16 with the DINO
+# ViT-B/8 proxy, short side 336.
+_base_ = ['../_base_/models/proxyclip_vit_b16.py', '../_base_/datasets/_pipelines.py',
+          '../_base_/default_runtime.py']
+demo_name = 'ProxyCLIP'
+model = dict(text_classifier=dict(class_names=['object']))
+test_pipeline = {{_base_.demo_336}}
