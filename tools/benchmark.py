@@ -6,19 +6,26 @@ training-free methods, and distillation steps (DeCLIP, DenseVLM).
     python tools/benchmark.py --method naclip proxyclip   # ms/image next to ClearCLIP's
     python tools/benchmark.py --train               # DeCLIP: EVA02-B/16 + DINOv2-B at 560, batch 2
     python tools/benchmark.py --train --method densevlm   # B/16 + L/14-336 teacher at 512
+    python tools/benchmark.py --cpu                 # ClearCLIP's loop vs fp32 vs CPU fast path (+ bf16)
+    python tools/benchmark.py --cpu --fresh 3       # the same image in 3 fresh processes
 
 Random weights at the real architectures' sizes; each method and training run is built from its
 config (declip_mmseg/apis/benchmark.py: METHOD_CONFIGS, TRAIN_CONFIGS); prints a table.
 """
 import argparse
 
+from declip_mmseg.apis.allocator import keep_freed_memory
 from declip_mmseg.apis.benchmark import (
     METHOD_CONFIGS,
+    PROTOCOLS,
     TRAIN_CONFIGS,
     benchmark,
+    benchmark_cpu,
     benchmark_methods,
     benchmark_train,
+    cpu_summary,
     format_table,
+    fresh_process_repeats,
 )
 
 
@@ -45,7 +52,37 @@ def main(argv=None):
                         help='--train input size (default: the config\'s: DeCLIP 560, '
                         'DenseVLM 512)')
     parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--cpu', action='store_true',
+                        help="CPU paths: ClearCLIP's one-window loop, project fp32, fast path, bf16 "
+                        'where native, at 448/224, 336/112, 224/112 (448x640 image)')
+    parser.add_argument('--class-counts', type=int, nargs='+', default=[21, 150, 847],
+                        help='--cpu: numbers of classes')
+    parser.add_argument('--protocols', nargs='+', default=[f'{c}/{s}' for c, s in PROTOCOLS],
+                        help='--cpu: window/stride pairs')
+    parser.add_argument('--fresh', type=int, default=0,
+                        help='--cpu: run the first protocol in this many fresh processes instead')
     args = parser.parse_args(argv)
+    keep_freed_memory()
+    if args.cpu:
+        model = args.model or 'ViT-B-16'
+        width = 640 if args.width == 608 else args.width
+        protocols = [tuple(int(v) for v in p.split('/')) for p in args.protocols]
+        print(cpu_summary())
+        if args.fresh:
+            crop, stride = protocols[0]
+            rows = fresh_process_repeats(model, args.height, width, crop, stride,
+                                         args.class_counts[0], args.fresh, args.repeats)
+            print(f'{model}, {args.height}x{width}, {crop}/{stride}, {args.class_counts[0]} classes, '
+                  f'{args.fresh} fresh processes')
+        else:
+            rows, peak = benchmark_cpu(model, args.height, width, protocols, args.class_counts,
+                                       args.repeats)
+            print(f"GEMM peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s")
+            print(f'{model}, {args.height}x{width}, random weights, median of {args.repeats} '
+                  'interleaved runs; parity vs project-fp32 (eager)')
+        print(format_table(rows))
+        print(cpu_summary())
+        return
     if args.train:
         methods = args.method or ['declip']
         if len(methods) != 1 or methods[0] not in TRAIN_CONFIGS:
