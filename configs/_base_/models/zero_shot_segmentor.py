@@ -21,4 +21,8 @@ model = dict(
     inference_mode='slide',
     window_batch_size=16,
     amp_dtype='float16',
+    # CPU: oneDNN linears with packed weights + fused attention (False: torch's eager ops);
+    # bf16 where the CPU has it natively, fp32 elsewhere (None: always fp32). See docs/speed.md.
+    cpu_fast_path=True,
+    cpu_amp_dtype='auto',
 )

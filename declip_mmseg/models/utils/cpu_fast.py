@@ -52,6 +52,7 @@ class PackedWeights:
 
     def __init__(self):
         self._store: Dict[int, tuple] = {}
+        self._unsupported = set()  # dtypes this CPU's oneDNN cannot pack (bf16 without AVX-512)
 
     def __len__(self) -> int:
         return len(self._store)
@@ -78,10 +79,14 @@ class PackedWeights:
                 or x.dim() < 2 or x.numel() == 0):
             return None
         dtype = _compute_dtype(x)
-        if dtype not in (torch.float32, torch.bfloat16) or weight.dtype not in (torch.float32,
-                                                                              torch.bfloat16):
+        if (dtype not in (torch.float32, torch.bfloat16) or dtype in self._unsupported
+                or weight.dtype not in (torch.float32, torch.bfloat16)):
             return None
-        w, b = self.packed(weight, bias, dtype, x.numel() // x.shape[-1])
+        try:
+            w, b = self.packed(weight, bias, dtype, x.numel() // x.shape[-1])
+        except RuntimeError:  # e.g. "bf16 path needs ... avx512bw": the eager op instead
+            self._unsupported.add(dtype)
+            return None
         algorithm = 'none' if attr == 'gelu' else ''
         return torch.ops.mkldnn._linear_pointwise(x.to(dtype).contiguous(), w, b, attr, [], algorithm)
 

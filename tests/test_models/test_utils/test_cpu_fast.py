@@ -53,9 +53,13 @@ def dino_file(tmp_path_factory):
 
 def method_segmentor(method, tiny_clip, tiny_eva, dino_file, **kw):
     """``method``'s base model config with a tiny tower (EVA02 for DeCLIP / DenseVLM)."""
-    base = {'declip': 'declip_eva02_b16', 'densevlm': 'densevlm_eva02_b16'}.get(method, f'{method}_vit_b16')
-    cfg = Config.fromfile(f'{REPO}/configs/_base_/models/{base}.py',
-                          import_custom_modules=False).model.to_dict()
+    def read(name):
+        return Config.fromfile(f'{REPO}/configs/_base_/models/{name}.py', import_custom_modules=False)
+
+    base = {'declip': 'declip_eva02_b16', 'densevlm': 'declip_eva02_b16'}.get(method, f'{method}_vit_b16')
+    cfg = read(base).model.to_dict()
+    if method == 'densevlm':  # DeCLIP's protocol with DenseVLM's backbone (configs/densevlm/)
+        cfg['backbone'] = read('densevlm_eva02_b16').densevlm_backbone.to_dict()
     arch, ckpt = tiny_eva if method in ('declip', 'densevlm') else tiny_clip
     cfg['backbone'].update(model_name=arch, pretrained=ckpt, checkpoint=None)
     if cfg['backbone'].get('proxy'):
