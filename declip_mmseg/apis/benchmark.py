@@ -119,13 +119,16 @@ def gemm_peak(size: int = 2048, repeats: int = 3) -> dict:
 
 
 def predict_flops(model, img: torch.Tensor) -> float:
-    """Floating-point operations of one eager fp32 ``predict`` (torch's flop counter: matrix
-    products, convolutions, attention)."""
+    """Floating-point operations of one ``predict`` of ``img``: torch's flop counter (matrix
+    products, convolutions, attention) on one window of the eager fp32 path, times the number
+    of windows (the labelling's elementwise work is not counted)."""
     from torch.utils.flop_counter import FlopCounterMode
     model.cpu_fast_path, model.cpu_amp_dtype = False, None
-    with FlopCounterMode(display=False) as counter:
-        model.predict(img)
-    return float(counter.get_total_flops())
+    boxes = window_boxes(*img.shape[-2:], model.slide_crop, model.slide_stride)
+    y1, y2, x1, x2 = boxes[0]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.query_logits(img[:, :, y1:y2, x1:x2])
+    return float(counter.get_total_flops()) * len(boxes)
 
 
 def run_cpu_protocol(model_name: str, height: int, width: int, crop: int, stride: int,
