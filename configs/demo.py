@@ -3,5 +3,5 @@
 _base_ = ['./_base_/models/clearclip_vit_b16.py', './_base_/datasets/_pipelines.py',
           './_base_/default_runtime.py']
 demo_name = 'ClearCLIP'
-model = dict(text_classifier=dict(class_names=['object']), prob_thd=0.0)
+model = dict(cpu_amp_dtype='auto', text_classifier=dict(class_names=['object']), prob_thd=0.0)
 test_pipeline = {{_base_.demo_448}}

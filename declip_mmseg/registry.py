@@ -24,6 +24,7 @@ defined (importing :mod:`declip_mmseg` fills them all):
 table                  key -> value                 entries defined in
 =====================  ===========================  =========================================
 ATTN_MODES             name -> attention rule       models/backbones/decoupled_attention.py
+ATTN_FUSED             name -> fused attention      models/backbones/decoupled_attention.py
 TOWERS                 visual class -> dense tower  models/backbones/{openclip_vit,eva_vit}.py
 VFMS                   name -> VFM builder          models/backbones/vfm.py
 CHECKPOINT_FORMATS     name -> (detect, convert)    clip/formats.py
@@ -35,6 +36,7 @@ PATCH_FITS             name -> (fit, restore)       models/segmentors/patch_fit.
 from typing import Callable, Dict, List, Tuple, Type
 
 ATTN_MODES: Dict[str, Callable] = {}
+ATTN_FUSED: Dict[str, Callable] = {}
 TOWERS: Dict[Type, Type] = {}
 VFMS: Dict[str, Callable] = {}
 CHECKPOINT_FORMATS: Dict[str, Tuple[Callable, Callable]] = {}
@@ -53,6 +55,12 @@ def _register_in(table: dict, key, value_of=lambda fn: fn):
 def register_attn_mode(name: str):
     """Decorator: ``rule(q, k, v, scale, grid) -> weights`` under ``name`` (``attn_mode=name``)."""
     return _register_in(ATTN_MODES, name)
+
+
+def register_fused_attn(name: str):
+    """Decorator: ``out(q, k, v, scale, grid) -> weights @ v`` of rule ``name`` computed by a fused
+    kernel (``F.scaled_dot_product_attention``), used on the CPU fast path."""
+    return _register_in(ATTN_FUSED, name)
 
 
 def register_tower(visual_cls: Type):

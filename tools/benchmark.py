@@ -7,19 +7,26 @@ training-free methods, and distillation steps (DeCLIP, DenseVLM).
     python tools/benchmark.py --train               # DeCLIP: EVA02-B/16 + DINOv2-B at 560, batch 2
     python tools/benchmark.py --train --method densevlm   # B/16 + L/14-336 teacher at 512
     python tools/benchmark.py --web                 # the web page's seconds per click, 640x480
+    python tools/benchmark.py --cpu                 # ClearCLIP's loop vs fp32 vs CPU fast path (+ bf16)
+    python tools/benchmark.py --cpu --fresh 3       # the same image in 3 fresh processes
 
 Random weights at the real architectures' sizes; each method and training run is built from its
 config (declip_mmseg/apis/benchmark.py: METHOD_CONFIGS, TRAIN_CONFIGS); prints a table.
 """
 import argparse
 
+from declip_mmseg.apis.allocator import keep_freed_memory
 from declip_mmseg.apis.benchmark import (
     METHOD_CONFIGS,
+    PROTOCOLS,
     TRAIN_CONFIGS,
     benchmark,
+    benchmark_cpu,
     benchmark_methods,
     benchmark_train,
+    cpu_summary,
     format_table,
+    fresh_process_repeats,
 )
 from declip_mmseg.apis.checks import check_value, check_window
 from declip_mmseg.apis.console import robust_console
@@ -51,6 +58,15 @@ def main(argv=None):
     parser.add_argument('--web', action='store_true',
                         help="time the web page's clicks (ClearCLIP, --width x --height, default "
                              '640x480; first vocabulary, a second one, the second again)')
+    parser.add_argument('--cpu', action='store_true',
+                        help="CPU paths: ClearCLIP's one-window loop, project fp32, fast path, bf16 "
+                        'where native, at 448/224, 336/112, 224/112 (448x640 image)')
+    parser.add_argument('--class-counts', type=int, nargs='+', default=[21, 150, 847],
+                        help='--cpu: numbers of classes')
+    parser.add_argument('--protocols', nargs='+', default=[f'{c}/{s}' for c, s in PROTOCOLS],
+                        help='--cpu: window/stride pairs')
+    parser.add_argument('--fresh', type=int, default=0,
+                        help='--cpu: run the first protocol in this many fresh processes instead')
     args = parser.parse_args(argv)
     robust_console()
     try:  # the same value rules as the configs (declip_mmseg.apis.checks)
@@ -61,12 +77,33 @@ def main(argv=None):
         check_window(args.crop, args.stride)
     except ValueError as err:
         parser.error(str(err))
+    keep_freed_memory()
     if args.web:
         from declip_mmseg.apis.benchmark_web import benchmark_web_clicks
         h, w = (args.height, args.width) if (args.height, args.width) != (448, 608) else (480, 640)
         rows = benchmark_web_clicks(args.model or 'ViT-B-16', height=h, width=w,
                                     device=(args.devices or ['cpu'])[0])
         print(format_table(rows))
+        return
+    if args.cpu:
+        model = args.model or 'ViT-B-16'
+        width = 640 if args.width == 608 else args.width
+        protocols = [tuple(int(v) for v in p.split('/')) for p in args.protocols]
+        print(cpu_summary())
+        if args.fresh:
+            crop, stride = protocols[0]
+            rows = fresh_process_repeats(model, args.height, width, crop, stride,
+                                         args.class_counts[0], args.fresh, args.repeats)
+            print(f'{model}, {args.height}x{width}, {crop}/{stride}, {args.class_counts[0]} classes, '
+                  f'{args.fresh} fresh processes')
+        else:
+            rows, peak = benchmark_cpu(model, args.height, width, protocols, args.class_counts,
+                                       args.repeats)
+            print(f"GEMM peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s")
+            print(f'{model}, {args.height}x{width}, random weights, median of {args.repeats} '
+                  'interleaved runs; parity vs project-fp32 (eager)')
+        print(format_table(rows))
+        print(cpu_summary())
         return
     if args.train:
         methods = args.method or ['declip']

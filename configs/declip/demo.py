@@ -3,5 +3,5 @@
 _base_ = ['../_base_/models/declip_eva02_b16.py', '../_base_/datasets/_pipelines.py',
           '../_base_/default_runtime.py']
 demo_name = 'DeCLIP'
-model = dict(text_classifier=dict(class_names=['object']))
+model = dict(cpu_amp_dtype='auto', text_classifier=dict(class_names=['object']))
 test_pipeline = {{_base_.demo_declip_448}}

@@ -2,4 +2,5 @@
 # ViT-B/8 proxy attention (this project's combination), DeCLIP's protocol.
 _base_ = ['../declip/demo.py', '../_base_/models/proxy_dino_b8.py']
 demo_name = 'DeCLIP + proxy'
-model = dict(backbone=dict(attn_mode='proxy', proxy={{_base_.proxy_dino_b8}}))
+model = dict(cpu_amp_dtype='auto',
+             backbone=dict(attn_mode='proxy', proxy={{_base_.proxy_dino_b8}}))

@@ -2,4 +2,4 @@
 # DeCLIP's protocol.
 _base_ = ['../declip/demo.py', '../_base_/models/densevlm_eva02_b16.py']
 demo_name = 'DenseVLM'
-model = dict(backbone={{_base_.densevlm_backbone}})
+model = dict(cpu_amp_dtype='auto', backbone={{_base_.densevlm_backbone}})

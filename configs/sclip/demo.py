@@ -2,5 +2,5 @@
 _base_ = ['../_base_/models/sclip_vit_b16.py', '../_base_/datasets/_pipelines.py',
           '../_base_/default_runtime.py']
 demo_name = 'SCLIP'
-model = dict(text_classifier=dict(class_names=['object']))
+model = dict(cpu_amp_dtype='auto', text_classifier=dict(class_names=['object']))
 test_pipeline = {{_base_.demo_336}}

@@ -12,6 +12,14 @@ Three ways to run the same windows through the same model:
 
 Every mode runs in a fresh subprocess so that peak memory is its own.
 
+``benchmark_cpu`` compares, interleaved in one process on one image, ClearCLIP's one-window
+loop (``reference_predict``: ``forward_slide`` + ``postprocess_result``, eager fp32), the
+project's eager fp32 ``predict``, its CPU fast path (oneDNN linears with packed weights, fused
+attention; :mod:`declip_mmseg.models.utils.cpu_fast`) and bf16 where the CPU has it natively,
+per protocol (window / stride) and number of classes, with GFLOP/s, the share of this
+machine's measured GEMM peak, minor page faults per image and parity with fp32 eager
+(``tools/benchmark.py --cpu``).
+
 ``benchmark_methods`` times whole predictions (windows, post-processing,
 softmax, labels) of the training-free methods under their own protocols next
 to ClearCLIP's, on the same image (``tools/benchmark.py --method naclip``).
@@ -24,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List
+from typing import List, Tuple
 
 import numpy as np
 import open_clip
@@ -39,6 +47,8 @@ from ..clip import resolve_model_name
 from ..datasets.grid_distill import GridDistillDataset
 from ..models.backbones.vfm import build_timm_vit
 from ..models.segmentors.sliding_window import window_boxes
+from ..models.utils.cpu_amp import cpu_amp_is_fast
+from .allocator import keep_freed_memory, minor_page_faults
 
 MODES = ('reference', 'one-window', 'batched', 'batched-bf16')
 VOC21 = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
@@ -69,6 +79,166 @@ def reference_slide(model, img: torch.Tensor) -> torch.Tensor:
         preds = logits if preds is None else preds + logits
         count[:, :, y1:y2, x1:x2] += 1
     return preds / count
+
+
+def reference_predict(model, img: torch.Tensor):
+    """ClearCLIP's ``forward_slide`` (one window per call) + ``postprocess_result``: logits x
+    scale, softmax over queries, synonym max, argmax, ``prob_thd``; (C, H, W) probabilities and
+    (1, H, W) labels of an image (1, 3, H, W) at its own size."""
+    return model.classify(reference_slide(model, img)[0])
+
+
+def cpu_variants() -> dict:
+    """Name -> the segmentor settings of each CPU variant (``cpu_fast_path``, ``cpu_amp_dtype``);
+    bf16 only where the CPU has it natively."""
+    variants = {'clearclip-loop': (False, None), 'project-fp32': (False, None),
+                'project-fast': (True, None)}
+    if cpu_amp_is_fast(torch.bfloat16)[0]:
+        variants['project-fast-bf16'] = (True, torch.bfloat16)
+    return variants
+
+
+def gemm_peak(size: int = 2048, repeats: int = 3) -> dict:
+    """GFLOP/s of a large fp32 product (torch and oneDNN with a packed weight, the better one)
+    and a bf16 product (smaller where bf16 is not native: it is emulated and slow)."""
+    def rate(fn, n, m):
+        fn()
+        start = time.perf_counter()
+        for _ in range(m):
+            fn()
+        return 2 * n ** 3 * m / (time.perf_counter() - start) / 1e9
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    fp32 = rate(lambda: a @ b, size, repeats)
+    packed = torch.ops.mkldnn._reorder_linear_weight(b, size)
+    fp32 = max(fp32, rate(lambda: torch.ops.mkldnn._linear_pointwise(a, packed, None, 'none', [], ''),
+                          size, repeats))
+    n = size if cpu_amp_is_fast(torch.bfloat16)[0] else 256
+    ab, bb = a[:n, :n].bfloat16(), b[:n, :n].bfloat16()
+    return dict(fp32=fp32, bf16=rate(lambda: ab @ bb, n, repeats))
+
+
+def predict_flops(model, img: torch.Tensor) -> float:
+    """Floating-point operations of one ``predict`` of ``img``: torch's flop counter (matrix
+    products, convolutions, attention) on one window of the eager fp32 path, times the number
+    of windows (the labelling's elementwise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model.cpu_fast_path, model.cpu_amp_dtype = False, None
+    boxes = window_boxes(*img.shape[-2:], model.slide_crop, model.slide_stride)
+    y1, y2, x1, x2 = boxes[0]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.query_logits(img[:, :, y1:y2, x1:x2])
+    return float(counter.get_total_flops()) * len(boxes)
+
+
+def run_cpu_protocol(model_name: str, height: int, width: int, crop: int, stride: int,
+                     num_classes: int, repeats: int, peak: dict, flops: float = 0.0) -> List[dict]:
+    """One protocol and class count: every :func:`cpu_variants` entry on the same model and
+    image, interleaved ``repeats`` times after a warm-up that also gives the parity figures
+    (probabilities and labels against the project's eager fp32); rows with median ms / image.
+    ``flops``: the work of one prediction (0: counted here on the eager path)."""
+    torch.manual_seed(0)
+    model = build_segmentor(model_name, crop, stride, 16, num_classes, None, None)
+    img = torch.randn(1, 3, height, width)
+    variants = cpu_variants()
+
+    def run(name, keep=False):
+        model.cpu_fast_path, model.cpu_amp_dtype = variants[name]
+        model.keep_seg_logits = keep
+        with torch.no_grad():
+            if name == 'clearclip-loop':
+                return reference_predict(model, img)
+            sample = model.predict(img)[0]
+            return (sample.seg_logits.data if keep else None), sample.pred_sem_seg.data
+
+    flops = flops or predict_flops(model, img)
+    ref_probs, ref_labels = run('project-fp32', keep=True)
+    parity = {'project-fp32': (0.0, 0.0)}
+    for name in variants:  # warm-up and parity, one full-size probability tensor at a time
+        if name != 'project-fp32':
+            probs, labels = run(name, keep=True)
+            parity[name] = (float((probs - ref_probs).abs().max()),
+                            float((labels != ref_labels).float().mean()) * 100)
+            del probs, labels
+    del ref_probs
+    times = {name: [] for name in variants}
+    faults = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name in variants:
+            before, start = minor_page_faults(), time.perf_counter()
+            run(name)
+            times[name].append(time.perf_counter() - start)
+            faults[name].append(minor_page_faults() - before)
+    rows = []
+    for name in variants:
+        sec = statistics.median(times[name])
+        gflops = flops / sec / 1e9
+        dtype = 'bf16' if variants[name][1] == torch.bfloat16 else 'fp32'
+        rows.append(dict(
+            protocol=f'{crop}/{stride}', classes=num_classes, variant=name,
+            ms_per_image=round(sec * 1000, 1),
+            vs_clearclip=round(statistics.median(times['clearclip-loop']) / sec, 2),
+            gflop=round(flops / 1e9, 2), gflop_per_s=round(gflops, 1),
+            pct_of_peak=round(100 * gflops / peak[dtype], 1),
+            page_faults=int(statistics.median(faults[name])),
+            max_prob_diff=parity[name][0], labels_changed_pct=round(parity[name][1], 4)))
+    return rows
+
+
+PROTOCOLS = ((448, 224), (336, 112), (224, 112))
+
+
+def cpu_summary() -> str:
+    """This CPU (model, AVX-512 / AMX, native bf16), torch threads and the load average."""
+    import os
+    import platform
+    name = platform.processor() or platform.machine()
+    flags = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+        name = next((ln.split(':', 1)[1].strip() for ln in info.splitlines()
+                     if ln.startswith('model name')), name)
+        flags = next((ln for ln in info.splitlines() if ln.startswith('flags')), '')
+    except OSError:
+        pass
+    bf16 = cpu_amp_is_fast(torch.bfloat16)
+    load = ', '.join(f'{v:.2f}' for v in os.getloadavg())
+    return (f"CPU: {name}, {os.cpu_count()} cores, AVX-512: {'yes' if 'avx512f' in flags else 'no'}, "
+            f"AMX: {'yes' if 'amx_tile' in flags else 'no'}, native bf16: "
+            f"{'yes' if bf16[0] else 'no'} ({bf16[1]}); torch {torch.__version__}, "
+            f'{torch.get_num_threads()} threads; load average {load}')
+
+
+def benchmark_cpu(model_name='ViT-B-16', height=448, width=640, protocols=PROTOCOLS,
+                  class_counts=(21, 150, 847), repeats=3) -> Tuple[List[dict], dict]:
+    """:func:`run_cpu_protocol` for every protocol and class count, in this process; returns
+    the rows and the measured GEMM peak (GFLOP/s, fp32 and bf16)."""
+    keep_freed_memory()
+    peak = gemm_peak()
+    rows = []
+    for crop, stride in protocols:
+        flops = 0.0  # counted at the first class count; the text head is ~1% of it
+        for classes in class_counts:
+            rows += run_cpu_protocol(model_name, height, width, crop, stride, classes, repeats,
+                                     peak, flops)
+            flops = flops or rows[-1]['gflop'] * 1e9
+    return rows, peak
+
+
+def fresh_process_repeats(model_name='ViT-B-16', height=448, width=640, crop=448, stride=224,
+                          num_classes=21, processes=3, repeats=3) -> List[dict]:
+    """The same protocol in ``processes`` fresh processes (steady times: within a few %)."""
+    peak = dict(fp32=1.0, bf16=1.0)
+    rows = []
+    for i in range(processes):
+        out = in_fresh_process(dict(fn='cpu_protocol', model_name=model_name, height=height,
+                                    width=width, crop=crop, stride=stride,
+                                    num_classes=num_classes, repeats=repeats, peak=peak,
+                                    flops=1.0))
+        rows += [dict(process=i, variant=r['variant'], ms_per_image=r['ms_per_image'],
+                      page_faults=r['page_faults']) for r in out]
+    return rows
 
 
 def timed(fn, device: str, repeats: int):
@@ -152,8 +322,8 @@ def benchmark(model_name='ViT-B-16', height=448, width=608, crop=224, stride=112
 def format_table(rows: List[dict]) -> str:
     """Markdown table of the rows' keys (in first-row order)."""
     cols = list(rows[0])
-    cells = [[f'{r[c]:.2e}' if c == 'max_abs_diff_vs_reference' else str(r[c]) for c in cols]
-             for r in rows]
+    cells = [[f'{r[c]:.2e}' if c in ('max_abs_diff_vs_reference', 'max_prob_diff') else str(r[c])
+              for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     lines = ['| ' + ' | '.join(c.ljust(w) for c, w in zip(cols, widths)) + ' |',
              '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
@@ -373,7 +543,8 @@ def benchmark_train(model_name=None, vfm_name='dinov2-B', image_size=None, batch
 
 
 if __name__ == '__main__':  # one measurement, in a fresh process
+    keep_freed_memory()
     kwargs = json.loads(sys.argv[1])
     fn = {'train': run_train_steps, 'train_densevlm': run_densevlm_train_steps,
-          'method': run_method}.get(kwargs.pop('fn', None), run_mode)
+          'method': run_method, 'cpu_protocol': run_cpu_protocol}.get(kwargs.pop('fn', None), run_mode)
     print(json.dumps(fn(**kwargs)))

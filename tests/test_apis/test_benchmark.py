@@ -61,3 +61,22 @@ def test_benchmark_script_runs(tiny_clip, run_tool):
     assert [r['mode'] for r in rows] == ['reference', 'one-window', 'batched', 'batched-bf16']
     assert all(r['device'] == 'cpu' and float(r['ms_per_image']) > 0 for r in rows)
     assert max(float(r['max_abs_diff_vs_reference']) for r in rows[:3]) < 1e-5  # fp32 paths agree
+
+
+def test_cpu_benchmark_table(tiny_clip, run_tool):
+    """tools/benchmark.py --cpu on the tiny CLIP: ClearCLIP's loop, project fp32 and the fast path
+    per protocol and class count, parity columns filled (figures are not asserted)."""
+    arch, _ = tiny_clip
+    proc = run_tool('benchmark', ['--cpu', '--model', arch, '--height', '40', '--width', '56',
+                                  '--protocols', '32/16', '--class-counts', '3', '30',
+                                  '--repeats', '1'])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert 'GEMM peak: fp32' in proc.stdout and 'load average' in proc.stdout
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('| ')]
+    header = [c.strip() for c in lines[0].split('|')[1:-1]]
+    rows = [dict(zip(header, (c.strip() for c in line.split('|')[1:-1]))) for line in lines[1:]]
+    assert [(r['classes'], r['variant']) for r in rows][:3] == [
+        ('3', 'clearclip-loop'), ('3', 'project-fp32'), ('3', 'project-fast')]
+    assert {r['classes'] for r in rows} == {'3', '30'}
+    assert all(float(r['max_prob_diff']) <= 1e-5 for r in rows if 'bf16' not in r['variant'])
+    assert all(int(r['page_faults']) >= 0 and float(r['gflop']) > 0 for r in rows)

@@ -21,6 +21,11 @@ naclip     softmax(k k^T s + omega)        (NACLIP; omega: spatial Gaussian, bel
 identity   I: each token attends to itself only (MaskCLIP)
 =========  ===========================================================
 
+Each rule also has a fused form in :data:`declip_mmseg.registry.ATTN_FUSED`, the same output
+through ``F.scaled_dot_product_attention`` without the (1 + N)^2 weights in memory (the CPU fast
+path, :mod:`declip_mmseg.models.utils.cpu_fast`); 'all' runs as one product of the concatenated
+[q, k, v] (its logits are q q^T + k k^T + v v^T).
+
 ProxyCLIP's proxy attention is not a rule of this table: its weights come from
 a separate vision model and its output lives on that model's grid; see
 :mod:`declip_mmseg.models.proxy_attention`.
@@ -29,8 +34,9 @@ from functools import lru_cache
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 
-from ...registry import ATTN_MODES, register_attn_mode
+from ...registry import ATTN_FUSED, ATTN_MODES, register_attn_mode, register_fused_attn
 
 Grid = Tuple[int, int]
 
@@ -106,6 +112,32 @@ def _identity(q, k, v, scale, grid):
     return torch.eye(n, dtype=q.dtype, device=q.device).expand(q.shape[0], n, n)
 
 
+def _sdpa(query, key, v, scale, bias=None):
+    return F.scaled_dot_product_attention(query, key, v, attn_mask=bias, scale=scale)
+
+
+for _name, _operands in (('qk', lambda q, k, v: (q, k)), ('qq', lambda q, k, v: (q, q)),
+                         ('kk', lambda q, k, v: (k, k)), ('vv', lambda q, k, v: (v, v))):
+    register_fused_attn(_name)(
+        lambda q, k, v, scale, grid, _ops=_operands: _sdpa(*_ops(q, k, v), v, scale))
+
+
+@register_fused_attn('csa')
+def _csa_fused(q, k, v, scale, grid):
+    return _sdpa(q, q, v, scale) + _sdpa(k, k, v, scale)
+
+
+@register_fused_attn('all')
+def _all_fused(q, k, v, scale, grid):
+    qkv = torch.cat([q, k, v], dim=-1)
+    return _sdpa(qkv, qkv, v, scale / 3.0)
+
+
+@register_fused_attn('naclip')
+def _naclip_fused(q, k, v, scale, grid):
+    return _sdpa(k, k, v, scale, gaussian_bias(grid, NACLIP_SIGMA, k.device, k.dtype))
+
+
 def check_attn_mode(name: str) -> None:
     if name not in ATTN_MODES:
         raise ValueError(f"attn_mode '{name}' is unknown; choose one of {sorted(ATTN_MODES)}"
@@ -113,10 +145,13 @@ def check_attn_mode(name: str) -> None:
 
 
 def decoupled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                        mode: str, scale: float, grid: Grid) -> torch.Tensor:
-    """Per-head output ``weights @ v`` of shape (B*heads, 1 + N, d); ``grid`` = (h, w), N = h*w."""
+                        mode: str, scale: float, grid: Grid, fused: bool = False) -> torch.Tensor:
+    """Per-head output ``weights @ v`` of shape (B*heads, 1 + N, d); ``grid`` = (h, w), N = h*w.
+    ``fused``: through the rule's fused kernel (:data:`ATTN_FUSED`) where it has one."""
     if q.shape[1] != 1 + grid[0] * grid[1]:
         raise ValueError(f'{q.shape[1]} tokens do not match a class token plus a {grid} grid')
     if mode == 'identity':
         return v  # identity weights: skip the N x N product
+    if fused and mode in ATTN_FUSED:
+        return ATTN_FUSED[mode](q, k, v, scale, grid)
     return torch.bmm(ATTN_MODES[mode](q, k, v, scale, grid), v)

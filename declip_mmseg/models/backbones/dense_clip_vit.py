@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 
 from ...clip import build_clip, detach_visual
 from ...registry import TOWERS
+from ..utils.cpu_fast import fast_path_active
 from .decoupled_attention import check_attn_mode, decoupled_attention
 from .proxy_attention import ProxyGuide, lcm, proxy_mix
 
@@ -140,7 +141,8 @@ class DenseCLIPViT(BaseModule):
         return to_map(content, out_grid), {'q': to_map(q, grid), 'k': to_map(k, grid)}
 
     def _attend(self, q, k, v, grid):
-        return decoupled_attention(q, k, v, self.attn_mode, self.attn_scale, grid)
+        return decoupled_attention(q, k, v, self.attn_mode, self.attn_scale, grid,
+                                   fused=fast_path_active(q))
 
     @staticmethod
     def _attend_proxy(q, k, v, weights, grid, out_grid):

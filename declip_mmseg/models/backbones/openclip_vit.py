@@ -9,9 +9,25 @@ from typing import Callable, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from open_clip.transformer import VisionTransformer
+from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 
 from ...registry import register_tower
+from ..utils.cpu_fast import fast_path_active, fused_mlp
+
+
+def fused_block(blk: ResidualAttentionBlock, x: torch.Tensor) -> torch.Tensor:
+    """open_clip's ``ResidualAttentionBlock`` (no mask, batch-first (B, T, D)) with its attention
+    through ``F.scaled_dot_product_attention``: the CPU fast path
+    (:mod:`declip_mmseg.models.utils.cpu_fast`); the same arithmetic as ``blk(x)``."""
+    attn = blk.attn
+    B, T, D = x.shape
+    h = attn.num_heads
+    qkv = F.linear(blk.ln_1(x), attn.in_proj_weight, attn.in_proj_bias)
+    q, k, v = qkv.view(B, T, 3, h, D // h).permute(2, 0, 3, 1, 4)
+    out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, T, D)
+    x = x + blk.ls_1(attn.out_proj(out))
+    mlp = blk.mlp
+    return x + blk.ls_2(fused_mlp(mlp.c_fc, mlp.gelu, mlp.c_proj, blk.ln_2(x)))
 
 
 @register_tower(VisionTransformer)
@@ -66,9 +82,14 @@ class OpenCLIPViTTower(nn.Module):
         cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + self.pos_embed(grid).to(x.dtype)
         x = v.ln_pre(x)
+        blocks = v.transformer.resblocks[:-1]
+        if fast_path_active(x) and all(type(b) is ResidualAttentionBlock for b in blocks):
+            for blk in blocks:
+                x = fused_block(blk, x)
+            return x
         if not self.batch_first:
             x = x.transpose(0, 1)
-        for blk in v.transformer.resblocks[:-1]:
+        for blk in blocks:
             x = blk(x)
         return x if self.batch_first else x.transpose(0, 1)
 

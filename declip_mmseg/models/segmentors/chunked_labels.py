@@ -11,13 +11,103 @@ and best-class probabilities are computed here a few queries at a time:
   argmax of ``max_syn logit``), and its probability is ``exp(best - logsumexp)``.
 
 Memory: ``chunk x H x W`` floats for the chunk plus five ``H x W`` maps.
+
+Without a ``refine`` step the softmax's shift is not a running max but one upper bound of
+every query's logit, known before the first chunk (:meth:`WindowLogits.max_map`: the
+per-pixel max over queries at the patch grid, resized like the logits; a bilinear resize and
+the window average are convex combinations, so they keep it an upper bound): one pass over
+each chunk for the label, one for the exponentials. Sliding windows stay at their patch grid
+(:class:`WindowLogits`) and a chunk of queries is resized and averaged only when it is
+labelled: no (Q, H, W) tensor of all queries is ever made (847 queries of a 448 x 640 image
+would be 1 GB, plus the windows' 1.4 GB), only chunk-sized ones, reused.
 """
-from typing import Callable, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 
 Refine = Callable[[torch.Tensor, slice], torch.Tensor]
+# queries per chunk: few enough to keep the temporaries small and reused (measured on 2 cores:
+# 8 MB chunks were 2x slower than 64 MB ones, the per-op overhead dominating)
+CACHE_BYTES = 64 * 2 ** 20
+
+
+class WindowLogits:
+    """Query logits of one image's sliding windows, each kept at its patch grid.
+
+    ``add(box, grid, restore)``: ``grid`` (Q, gh, gw) patch-grid logits of the window ``box``
+    (y1, y2, x1, x2), ``restore`` the patch fit's ``(1, c, gh, gw) -> (1, c, h, w)`` back to the
+    window. :meth:`queries` gives the window average of a slice of queries at the image
+    size (H, W), the arithmetic of ``ZeroShotSegmentor.slide_logits``.
+    """
+
+    def __init__(self, size: Sequence[int], device):
+        self.size = (int(size[0]), int(size[1]))
+        self.parts: List[Tuple[tuple, torch.Tensor, Callable]] = []
+        self.count = torch.zeros(self.size, device=device)
+
+    def add(self, box, grid: torch.Tensor, restore: Callable) -> None:
+        y1, y2, x1, x2 = box
+        self.parts.append((box, grid, restore))
+        self.count[y1:y2, x1:x2] += 1
+
+    @property
+    def num_queries(self) -> int:
+        return self.parts[0][1].shape[0]
+
+    @property
+    def device(self):
+        return self.count.device
+
+    def _average(self, grids) -> torch.Tensor:
+        out = None
+        for (y1, y2, x1, x2), grid, restore in zip((p[0] for p in self.parts), grids,
+                                                   (p[2] for p in self.parts)):
+            window = restore(grid[None], False)[0]
+            if out is None:
+                out = window.new_zeros((window.shape[0],) + self.size)
+            out[:, y1:y2, x1:x2] += window
+        return out.div_(self.count)
+
+    def queries(self, queries: slice) -> torch.Tensor:
+        """(c, H, W) window-averaged logits of ``queries`` (a new tensor)."""
+        return self._average([grid[queries].float() for _, grid, _ in self.parts])
+
+    def max_map(self) -> torch.Tensor:
+        """(H, W) upper bound of every query's logit: the per-cell max, resized and averaged."""
+        return self._average([grid.float().amax(dim=0, keepdim=True) for _, grid, _ in self.parts])[0]
+
+    def dense(self) -> torch.Tensor:
+        """(Q, H, W) all queries (``keep_seg_logits``)."""
+        return self.queries(slice(None))
+
+
+class TensorLogits:
+    """A (Q, h, w) logit tensor seen through :class:`WindowLogits`'s interface."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+        self.num_queries = logits.shape[0]
+
+    @property
+    def device(self):
+        return self.logits.device
+
+    def queries(self, queries: slice) -> torch.Tensor:
+        return self.logits[queries].float().clone()
+
+    def max_map(self) -> torch.Tensor:
+        return self.logits.float().amax(dim=0)
+
+    def dense(self) -> torch.Tensor:
+        return self.logits
+
+
+Logits = Union[torch.Tensor, WindowLogits, TensorLogits]
+
+
+def as_logits(logits: Logits):
+    return TensorLogits(logits) if isinstance(logits, torch.Tensor) else logits
 
 
 def upsample(logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -35,14 +125,15 @@ def chunk_size_for(num_queries: int, size: Sequence[int], budget_bytes: int,
 
 
 @torch.no_grad()
-def labels_in_chunks(logits: torch.Tensor, size: Sequence[int], query_to_class: torch.Tensor,
+def labels_in_chunks(logits: Logits, size: Sequence[int], query_to_class: torch.Tensor,
                      logit_scale: float, prob_thd: float = 0.0, chunk: int = 16,
                      refine: Optional[Refine] = None,
                      excluded_classes: Optional[torch.Tensor] = None):
     """Best class and its probability per pixel at ``size``.
 
     Args:
-        logits: (Q, h, w) cosine logits of every query at network resolution.
+        logits: (Q, h, w) cosine logits of every query at network resolution, or a
+            :class:`WindowLogits` of them.
         size: (H, W) output size (the original image size).
         query_to_class: (Q,) class index of each query (synonyms share one).
         logit_scale, prob_thd: as in the segmentor; pixels whose best class probability is
@@ -57,29 +148,36 @@ def labels_in_chunks(logits: torch.Tensor, size: Sequence[int], query_to_class: 
     Returns:
         labels (1, H, W) long, best probability (1, H, W) float32.
     """
-    Q = logits.shape[0]
+    logits = as_logits(logits)
+    Q = logits.num_queries
     H, W = int(size[0]), int(size[1])
     device = logits.device
-    run_max = torch.full((H, W), float('-inf'), device=device)
     run_sum = torch.zeros((H, W), device=device)
     best = torch.full((H, W), float('-inf'), device=device)
     best_query = torch.zeros((H, W), dtype=torch.long, device=device)
     query_to_class = query_to_class.to(device)
     if excluded_classes is not None:
         excluded_queries = excluded_classes.to(device)[query_to_class]
+    # the softmax's shift: an upper bound known in advance, else a running max (refine)
+    run_max = (None if refine is not None else
+               upsample(logits.max_map()[None], (H, W))[0].mul_(logit_scale))
     for start in range(0, Q, max(1, int(chunk))):
         queries = slice(start, min(start + int(chunk), Q))
-        z = upsample(logits[queries].float(), (H, W))
+        z = upsample(logits.queries(queries), (H, W))
         if refine is not None:
             z = refine(z, queries)
-        z = z * logit_scale                                        # (c, H, W)
-        chunk_max = z.max(dim=0).values
-        new_max = torch.maximum(run_max, chunk_max)
-        run_sum = run_sum * torch.exp(run_max - new_max) + torch.exp(z - new_max).sum(dim=0)
-        run_max = new_max
-        if excluded_classes is not None:
-            z = z.masked_fill(excluded_queries[queries].view(-1, 1, 1), float('-inf'))
-        value, index = z.max(dim=0)
+        z.mul_(logit_scale)                                        # (c, H, W), a fresh tensor
+        if refine is not None:
+            chunk_max = z.max(dim=0).values
+            new_max = chunk_max if start == 0 else torch.maximum(run_max, chunk_max)
+            if start:
+                run_sum.mul_(torch.exp(run_max - new_max))
+            run_max = new_max
+        masked = (z.masked_fill(excluded_queries[queries].view(-1, 1, 1), float('-inf'))
+                  if excluded_classes is not None else z)
+        value, index = masked.max(dim=0)
+        del masked
+        run_sum += z.sub_(run_max).exp_().sum(dim=0)
         better = value > best
         best = torch.where(better, value, best)
         best_query = torch.where(better, index + start, best_query)

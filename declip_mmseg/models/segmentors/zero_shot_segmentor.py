@@ -36,13 +36,22 @@ from mmseg.structures import SegDataSample
 from ...clip.constants import CLIP_MEAN_255, CLIP_STD_255
 from ...registry import PATCH_FITS
 from ..builder import build_backbone_and_text
-from ..utils.cpu_amp import warn_if_slow_cpu_amp
-from .chunked_labels import chunk_size_for, labels_in_chunks, upsample
+from ..utils.cpu_amp import auto_cpu_amp_dtype, warn_if_slow_cpu_amp
+from ..utils.cpu_fast import PackedWeights, cpu_fast_path
+from .chunked_labels import (
+    CACHE_BYTES,
+    Logits,
+    WindowLogits,
+    as_logits,
+    chunk_size_for,
+    labels_in_chunks,
+    upsample,
+)
 from .memory import ensure_fits
 from .postprocess import build_postprocess
 from .sliding_window import window_boxes
 
-AMP_DTYPES = {'float16': torch.float16, 'fp16': torch.float16,
+AMP_DTYPES = {'auto': 'auto', 'float16': torch.float16, 'fp16': torch.float16,
               'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16, None: None}
 
 
@@ -68,10 +77,16 @@ class ZeroShotSegmentor(BaseSegmentor):
         window_batch_size: windows per backbone call (0: all at once).
         amp_dtype: autocast dtype on CUDA (``'float16'``, ``'bfloat16'`` or
             None for fp32).
-        cpu_amp_dtype: autocast dtype on the CPU; None (default) keeps fp32.
-            ``'bfloat16'`` runs the backbone's matrix products about 4x faster
-            on CPUs with bf16 instructions, at bf16 rounding; slower on CPUs
-            without (a warning says so, see :mod:`declip_mmseg.models.cpu_amp`).
+        cpu_amp_dtype: autocast dtype on the CPU: None (default) keeps fp32, the papers'
+            numbers; ``'auto'`` (the demo configs) is bf16 where the CPU has native bf16
+            (AMX or AVX512-BF16) and fp32 elsewhere (logged once).
+            ``'bfloat16'`` runs the backbone's matrix products about 4x faster on CPUs
+            with bf16 instructions, at bf16 rounding; slower on CPUs without (a warning says so, see
+            :mod:`declip_mmseg.models.utils.cpu_amp`).
+        cpu_fast_path: on the CPU, run the towers' linears through oneDNN with weights
+            packed once per model and attention through fused kernels
+            (:mod:`declip_mmseg.models.utils.cpu_fast`); False: torch's eager ops. No
+            effect on CUDA.
         postprocess: step configs, run in order (see
             :mod:`declip_mmseg.models.segmentors.postprocess`), e.g.
             ``[dict(type='PAMR', num_iter=10, dilations=(8, 16))]``.
@@ -98,7 +113,7 @@ class ZeroShotSegmentor(BaseSegmentor):
                  amp_dtype: Optional[str] = 'float16', cpu_amp_dtype: Optional[str] = None,
                  postprocess: Optional[List[dict]] = None, patch_fit: str = 'pad',
                  keep_seg_logits: bool = False, postprocess_memory_mb: int = 512,
-                 keep_network_probs: bool = False, init_cfg=None):
+                 keep_network_probs: bool = False, cpu_fast_path: bool = True, init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN_255,
                                      std=CLIP_STD_255, bgr_to_rgb=True)
@@ -108,7 +123,7 @@ class ZeroShotSegmentor(BaseSegmentor):
         if patch_fit not in PATCH_FITS:
             raise ValueError(f'patch_fit must be one of {tuple(PATCH_FITS)}, got {patch_fit!r}')
         for name, value in (('amp_dtype', amp_dtype), ('cpu_amp_dtype', cpu_amp_dtype)):
-            if value not in AMP_DTYPES:
+            if value not in AMP_DTYPES or (name == 'amp_dtype' and value == 'auto'):
                 raise ValueError(f'{name} must be one of {list(AMP_DTYPES)}, got {value!r}')
         self.backbone, self.text_classifier = build_backbone_and_text(backbone, text_classifier)
         self.logit_scale = float(logit_scale)
@@ -125,6 +140,8 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.postprocess_memory_mb = int(postprocess_memory_mb)
         self.keep_network_probs = bool(keep_network_probs)
         self.progress: Optional[Callable[[int, int], None]] = None
+        self.cpu_fast_path = bool(cpu_fast_path)
+        self._packed = PackedWeights()  # oneDNN copies of the weights (not in the state dict)
         if patch_fit != 'pad' and getattr(self.backbone, 'proxy', None) is not None:
             raise ValueError("proxy attention pads windows to lcm(CLIP patch, VFM patch) as "
                              "ProxyCLIP does: use patch_fit='pad'")
@@ -135,17 +152,32 @@ class ZeroShotSegmentor(BaseSegmentor):
 
     # -- features ----------------------------------------------------------
     def _autocast(self, device: torch.device):
+        """Autocast (``amp_dtype`` / ``cpu_amp_dtype``) and, on the CPU, the fast path."""
+        stack = contextlib.ExitStack()
         dtype = self.amp_dtype if device.type == 'cuda' else self.cpu_amp_dtype
-        if dtype is None:
-            return contextlib.nullcontext()
         if device.type == 'cpu':
+            if dtype == 'auto':
+                dtype = auto_cpu_amp_dtype()
+            if self.cpu_fast_path:
+                stack.enter_context(cpu_fast_path(self._packed))
             warn_if_slow_cpu_amp(dtype)
-        return torch.autocast(device.type, dtype=dtype)
+        if dtype is not None:
+            stack.enter_context(torch.autocast(device.type, dtype=dtype))
+        return stack
 
     def extract_feat(self, inputs: torch.Tensor):
         """(B, 3, H, W) -> backbone output ``(content, context)``."""
         with self._autocast(inputs.device):
             return self.backbone(inputs)
+
+    def query_grid_logits(self, inputs: torch.Tensor):
+        """Cosine logits of every query at the patch grid, (B, 3, H, W) -> (B, Q, h, w), and the
+        patch fit's ``restore(logits, grid_if_unpadded)`` back to the input size (H, W)."""
+        multiple = getattr(self.backbone, 'pad_multiple', self.backbone.patch_size)
+        fit = PATCH_FITS[self.patch_fit]
+        fitted, restore = fit(inputs, multiple)
+        content, _ = self.extract_feat(fitted)
+        return self.text_classifier(content.float()), restore
 
     def query_logits(self, inputs: torch.Tensor, grid_if_unpadded: bool = False) -> torch.Tensor:
         """Cosine logits of every query, (B, 3, H, W) -> (B, Q, H, W).
@@ -156,30 +188,28 @@ class ZeroShotSegmentor(BaseSegmentor):
         logits (B, Q, H/p, W/p) instead, for ClearCLIP's whole-image rule (grid straight to
         the original size).
         """
-        multiple = getattr(self.backbone, 'pad_multiple', self.backbone.patch_size)
-        fit = PATCH_FITS[self.patch_fit]
-        fitted, restore = fit(inputs, multiple)
-        content, _ = self.extract_feat(fitted)
-        return restore(self.text_classifier(content.float()), grid_if_unpadded)
+        logits, restore = self.query_grid_logits(inputs)
+        return restore(logits, grid_if_unpadded)
 
-    def slide_logits(self, img: torch.Tensor) -> torch.Tensor:
-        """Window-averaged query logits of one image, (1, 3, H, W) -> (1, Q, H, W)."""
+    def slide_windows(self, img: torch.Tensor) -> WindowLogits:
+        """The windows' query logits of one image (1, 3, H, W), each kept at its patch grid."""
         H, W = img.shape[-2:]
         boxes = window_boxes(H, W, self.slide_crop, self.slide_stride)
         chunk = self.window_batch_size if self.window_batch_size > 0 else len(boxes)
-        preds = img.new_zeros((1, self.text_classifier.query_embeddings.shape[0], H, W),
-                              dtype=torch.float32)
-        count = img.new_zeros((1, 1, H, W), dtype=torch.float32)
+        windows = WindowLogits((H, W), img.device)
         for start in range(0, len(boxes), chunk):
             group = boxes[start:start + chunk]
             crops = torch.cat([img[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in group])
-            logits = self.query_logits(crops)
-            for (y1, y2, x1, x2), window in zip(group, logits):
-                preds[0, :, y1:y2, x1:x2] += window
-                count[0, :, y1:y2, x1:x2] += 1
+            grids, restore = self.query_grid_logits(crops)
+            for box, grid in zip(group, grids):
+                windows.add(box, grid, restore)
             if self.progress is not None:
                 self.progress(start + len(group), len(boxes))
-        return preds / count
+        return windows
+
+    def slide_logits(self, img: torch.Tensor) -> torch.Tensor:
+        """Window-averaged query logits of one image, (1, 3, H, W) -> (1, Q, H, W)."""
+        return self.slide_windows(img).dense()[None]
 
     def network_logits(self, img: torch.Tensor, meta: dict) -> torch.Tensor:
         """Query logits of one image before the resize to its original size.
@@ -187,10 +217,13 @@ class ZeroShotSegmentor(BaseSegmentor):
         (3, H, W) preprocessed image (with batch padding) -> (Q, h, w); the final
         step to ``meta['ori_shape']`` is one bilinear resize (:func:`upsample`).
         """
+        return as_logits(self._network_logits(img, meta)).dense()
+
+    def _network_logits(self, img: torch.Tensor, meta: dict) -> Logits:
         h, w = meta.get('img_shape', img.shape[-2:])[:2]
         img = img[None, :, :h, :w]  # drop the preprocessor's batch padding
         if self.inference_mode == 'slide':
-            return self.slide_logits(img)[0]
+            return self.slide_windows(img)
         # ClearCLIP's whole-image rule: the patch grid straight to the original size.
         return self.query_logits(img, grid_if_unpadded=True)[0]
 
@@ -220,14 +253,15 @@ class ZeroShotSegmentor(BaseSegmentor):
             h, w = meta.get('img_shape', img.shape[-2:])[:2]
             network_input = img[None, :, :h, :w]
             size = original_size(img, meta)
-            logits = self.network_logits(img, meta)
-            if self.keep_network_probs:
-                sample.set_data({'network_probs': PixelData(data=self.classify(logits)[0])})
+            logits = as_logits(self._network_logits(img, meta))
+            if self.keep_network_probs:  # the web page's heat maps, at the network's resolution
+                sample.set_data({'network_probs': PixelData(data=self.classify(logits.dense())[0])})
             if self.keep_seg_logits:
-                ensure_fits(4 * 3 * logits.shape[0] * size[0] * size[1], logits.device,
+                ensure_fits(4 * 3 * logits.num_queries * size[0] * size[1], logits.device,
                             f'keep_seg_logits=True for a {size[0]}x{size[1]} image with '
-                            f'{logits.shape[0]} queries', 'leave model.keep_seg_logits=False (labels only)')
-                full = self.refine_logits(upsample(logits, size)[None], network_input)[0]
+                            f'{logits.num_queries} queries',
+                            'leave model.keep_seg_logits=False (labels only)')
+                full = self.refine_logits(upsample(logits.dense(), size)[None], network_input)[0]
                 probs, labels = self.classify(full)
                 sample.set_data({'seg_logits': PixelData(data=probs)})
             else:
@@ -235,14 +269,15 @@ class ZeroShotSegmentor(BaseSegmentor):
             sample.set_data({'pred_sem_seg': PixelData(data=labels)})
         return data_samples
 
-    def labels(self, logits: torch.Tensor, size, image: torch.Tensor) -> torch.Tensor:
-        """(Q, h, w) network-resolution logits -> (1, H, W) labels at ``size``, a few
-        queries at a time; the same labels as :meth:`refine_logits` + :meth:`classify`
-        on the upsampled logits. ``image``: the network input (1, 3, h', w')."""
+    def labels(self, logits: Logits, size, image: torch.Tensor) -> torch.Tensor:
+        """(Q, h, w) network-resolution logits (or :class:`WindowLogits`) -> (1, H, W) labels at
+        ``size``, a few queries at a time; the same labels as :meth:`refine_logits` +
+        :meth:`classify` on the upsampled logits. ``image``: the network input (1, 3, h', w')."""
         H, W = int(size[0]), int(size[1])
-        budget = self.postprocess_memory_mb * 2 ** 20
-        # per query and pixel: the chunk, its exponentials and a masked copy (float32)
-        chunk = chunk_size_for(logits.shape[0], (H, W), budget, bytes_per_query_pixel=12)
+        logits = as_logits(logits)
+        budget = min(self.postprocess_memory_mb * 2 ** 20, CACHE_BYTES)
+        # per query and pixel: the chunk and a masked copy (float32); small enough for the cache
+        chunk = chunk_size_for(logits.num_queries, (H, W), budget, bytes_per_query_pixel=8)
         ensure_fits(40 * H * W + 12 * chunk * H * W, logits.device,
                     f'labelling a {H}x{W} image', 'resize the image before segmenting it')
 

@@ -59,6 +59,18 @@ def cpu_amp_is_fast(dtype: torch.dtype, features: Optional[dict] = None) -> Tupl
     return True, 'fp32'
 
 
+def auto_cpu_amp_dtype() -> Optional[torch.dtype]:
+    """``cpu_amp_dtype='auto'``: torch.bfloat16 where the CPU has native bf16, None (fp32)
+    elsewhere; the choice is logged once."""
+    fast, why = cpu_amp_is_fast(torch.bfloat16)
+    if 'auto' not in _WARNED:
+        _WARNED.add('auto')
+        print_log(f"model.cpu_amp_dtype='auto': CPU inference in {'bf16' if fast else 'fp32'} "
+                  f'({why}); set it to None for fp32, or to a dtype', logger='current',
+                  level=logging.INFO)
+    return torch.bfloat16 if fast else None
+
+
 def warn_if_slow_cpu_amp(dtype: Optional[torch.dtype],
                          setting: str = 'model.cpu_amp_dtype') -> bool:
     """Warn once per dtype when CPU autocast to ``dtype`` will be slower than fp32;
