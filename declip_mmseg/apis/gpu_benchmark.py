@@ -80,41 +80,46 @@ def _set_precision(model, device: str, amp: Optional[str]):
         model.cpu_amp_dtype = AMP_DTYPES[amp]
 
 
+def window_rows(device: str, sizes: Sizes, crop: int, stride: int) -> List[dict]:
+    """Batched windows vs the one-window loop at one window size, per precision."""
+    torch.manual_seed(0)
+    model = build_segmentor('ViT-B-16', crop, stride, 0, sizes.classes, None).to(device)
+    img = torch.randn(1, 3, sizes.height, sizes.width, device=device)
+
+    def loop():
+        with torch.no_grad(), model._autocast(img.device):
+            return reference_slide(model, img)
+
+    def batched():
+        with torch.no_grad():
+            return model.slide_logits(img)
+
+    rows, ref32 = [], None
+    for name, amp in PRECISIONS.items():
+        _set_precision(model, device, amp)
+        t_ref, mem_ref, out_ref = timed(loop, device, sizes.repeats)
+        t_bat, mem_bat, out_bat = timed(batched, device, sizes.repeats)
+        if ref32 is None:
+            ref32 = out_ref.float()
+        diff = (out_bat.float() - ref32).abs().max().item()
+        changed = (out_bat.argmax(1) != ref32.argmax(1)).float().mean().item() * 100
+        rows.append({'window / stride': f'{crop} / {stride}',
+                     'windows': len(window_boxes(sizes.height, sizes.width, crop, stride)),
+                     'precision': name,
+                     'reference loop img/s': f'{1 / t_ref:.2f}',
+                     'batched img/s': f'{1 / t_bat:.2f}',
+                     'speed-up': f'{t_ref / t_bat:.2f}x',
+                     'peak MiB (loop / batched)': f'{mem_ref:.0f} / {mem_bat:.0f}',
+                     'max abs diff vs fp32 loop': f'{diff:.1e}',
+                     'labels changed %': f'{changed:.3f}'})
+    return rows
+
+
 def inference_rows(device: str, sizes: Sizes) -> List[dict]:
-    """Batched windows vs the one-window loop, per (window, precision); see the module doc."""
+    """:func:`window_rows` for every window size of ``sizes``; see the module doc."""
     rows = []
     for crop, stride in sizes.windows:
-        torch.manual_seed(0)
-        model = build_segmentor('ViT-B-16', crop, stride, 0, sizes.classes, None).to(device)
-        img = torch.randn(1, 3, sizes.height, sizes.width, device=device)
-        ref32 = None
-        for name, amp in PRECISIONS.items():
-            _set_precision(model, device, amp)
-
-            def loop():
-                with torch.no_grad(), model._autocast(img.device):
-                    return reference_slide(model, img)
-
-            def batched():
-                with torch.no_grad():
-                    return model.slide_logits(img)
-
-            t_ref, mem_ref, out_ref = timed(loop, device, sizes.repeats)
-            t_bat, mem_bat, out_bat = timed(batched, device, sizes.repeats)
-            if ref32 is None:
-                ref32 = out_ref.float()
-            diff = (out_bat.float() - ref32).abs().max().item()
-            changed = (out_bat.argmax(1) != ref32.argmax(1)).float().mean().item() * 100
-            rows.append({'window / stride': f'{crop} / {stride}',
-                         'windows': len(window_boxes(sizes.height, sizes.width, crop, stride)),
-                         'precision': name,
-                         'reference loop img/s': f'{1 / t_ref:.2f}',
-                         'batched img/s': f'{1 / t_bat:.2f}',
-                         'speed-up': f'{t_ref / t_bat:.2f}x',
-                         'peak MiB (loop / batched)': f'{mem_ref:.0f} / {mem_bat:.0f}',
-                         'max abs diff vs fp32 loop': f'{diff:.1e}',
-                         'labels changed %': f'{changed:.3f}'})
-        del model
+        rows += window_rows(device, sizes, crop, stride)
         if device == 'cuda':
             torch.cuda.empty_cache()
     return rows
