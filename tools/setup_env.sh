@@ -112,7 +112,11 @@ if [ "$MODE" = download ]; then
 fi
 
 if [ "$SETUP_HERE" = 1 ]; then
-step "torch 2.13.0 + torchvision 0.28.0" "1-3 min; a 4.8 GB download with an empty pip cache"
+if [ "$KEEP_SYSTEM" = 1 ]; then
+    step "the machine's torch (2.11-2.13) and torchvision" "seconds"
+else
+    step "torch 2.13.0 + torchvision 0.28.0" "1-3 min; a 4.8 GB download with an empty pip cache"
+fi
 torch_ok() {
     "$VPY" - <<'EOF' 2>/dev/null
 import torch, torchvision
