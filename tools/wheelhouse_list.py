@@ -29,25 +29,28 @@ def canonical(name: str) -> str:
 def keep(report: dict, skip=(), python_version=None):
     """``[(name, version)]`` of ``report``'s packages reachable from the requested ones without
     passing through a ``skip`` name, in the report's order. Markers are evaluated for
-    ``python_version`` (default: this Python), without extras."""
+    ``python_version`` (default: this Python) and the extras each package is asked for."""
     skip = {canonical(s) for s in skip}
     items = {canonical(i['metadata']['name']): i for i in report['install']}
-    env = {'extra': ''}
+    env = {}
     if python_version:
         env.update(python_version=python_version, python_full_version=f'{python_version}.0')
+    # extras asked of each package (torch needs cuda-toolkit[cublas,cudart,...]): a dependency
+    # behind `extra == "cudart"` counts when that extra is asked for
+    extras = {n: set(i.get('requested_extras') or ()) for n, i in items.items()}
     todo = [n for n, i in items.items() if i.get('requested') and n not in skip]
     reached = set()
     while todo:
         name = todo.pop()
-        if name in reached:
-            continue
         reached.add(name)
         for line in items[name]['metadata'].get('requires_dist') or ():
             req = Requirement(line)
-            if req.marker is not None and not req.marker.evaluate(env):
+            if req.marker is not None and not any(req.marker.evaluate({**env, 'extra': e})
+                                                  for e in {''} | extras[name]):
                 continue
             dep = canonical(req.name)
-            if dep in items and dep not in skip:
+            if dep in items and dep not in skip and (dep not in reached or not req.extras <= extras[dep]):
+                extras[dep] |= req.extras
                 todo.append(dep)
     return [(i['metadata']['name'], i['metadata']['version'])
             for n, i in items.items() if n in reached]

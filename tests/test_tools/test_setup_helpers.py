@@ -52,14 +52,18 @@ def _item(name, requires=(), requested=False):
 REPORT = {'install': [
     _item('Open_Clip.torch', ['torch>=2', 'ftfy', 'old-py; python_version < "3.12"',
                               'dev-tool; extra == "dev"'], requested=True),
-    _item('torch', ['nvidia-cublas', 'ftfy'], requested=True),
-    _item('nvidia-cublas'), _item('ftfy'), _item('old-py'), _item('dev-tool'),
+    _item('torch', ['cuda-toolkit[cudart]==13.0.3', 'ftfy'], requested=True),
+    _item('cuda-toolkit', ['nvidia-cuda-runtime==13.0.96; extra == "cudart"',
+                           'nvidia-cufft; extra == "cufft"']),
+    _item('nvidia-cuda-runtime'), _item('nvidia-cufft'), _item('ftfy'), _item('old-py'),
+    _item('dev-tool'),
 ]}
 
 
 def test_wheelhouse_keeps_everything_by_default():
     names = [n for n, _ in wheelhouse.keep(REPORT, python_version='3.11')]
-    assert names == ['Open_Clip.torch', 'torch', 'nvidia-cublas', 'ftfy', 'old-py']
+    # torch's cuda-toolkit[cudart] brings nvidia-cuda-runtime, not the extra nobody asked for
+    assert names == ['Open_Clip.torch', 'torch', 'cuda-toolkit', 'nvidia-cuda-runtime', 'ftfy', 'old-py']
 
 
 def test_wheelhouse_skips_what_the_target_has_and_what_only_it_needs():
