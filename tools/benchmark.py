@@ -1,11 +1,13 @@
 """Speed and peak memory: slide inference (batched windows vs one window at a time), the
-training-free methods, and distillation steps (DeCLIP, DenseVLM).
+training-free methods and CAT-Seg, and training steps (DeCLIP, DenseVLM, CAT-Seg).
 
     python tools/benchmark.py                       # ViT-B/16, 448x608, window 224 / stride 112
     python tools/benchmark.py --crop 448 --stride 224 --classes 171 --devices cuda
     python tools/benchmark.py --method naclip proxyclip   # ms/image next to ClearCLIP's
     python tools/benchmark.py --train               # DeCLIP: EVA02-B/16 + DINOv2-B at 560, batch 2
     python tools/benchmark.py --train --method densevlm   # B/16 + L/14-336 teacher at 512
+    python tools/benchmark.py --method catseg --classes 150 --devices cuda  # CAT-Seg slide, B/16
+    python tools/benchmark.py --train --method catseg --batch 1   # CAT-Seg step: 384 crops, 171
 
 Random weights at the real architectures' sizes; each method and training run is built from its
 config (declip_mmseg/apis/benchmark.py: METHOD_CONFIGS, TRAIN_CONFIGS); prints a table.
@@ -36,9 +38,10 @@ def main(argv=None):
     parser.add_argument('--amp-dtype', default=None,
                         help='CUDA autocast dtype (default float16; --train: the config\'s)')
     parser.add_argument('--train', action='store_true', help='time distillation steps instead')
-    parser.add_argument('--method', nargs='+', choices=sorted(METHOD_CONFIGS) + list(TRAIN_CONFIGS),
-                        help='inference: training-free methods to time next to ClearCLIP (own '
-                        'windows and post-processing); with --train: declip (default) or densevlm')
+    parser.add_argument('--method', nargs='+', choices=sorted(set(METHOD_CONFIGS) | set(TRAIN_CONFIGS)),
+                        help='inference: methods to time next to ClearCLIP (own windows and '
+                        'post-processing; catseg: its slide protocol); with --train: declip '
+                        '(default), densevlm or catseg')
     parser.add_argument('--vfm', default='dinov2-B', choices=['dinov2-B', 'dinov2-L'])
     parser.add_argument('--teacher', default='EVA02-L-14-336', help='DenseVLM teacher')
     parser.add_argument('--image-size', type=int, default=None,
@@ -57,7 +60,7 @@ def main(argv=None):
         return
     model = args.model or 'ViT-B-16'
     if args.method:
-        wrong = [m for m in args.method if m in TRAIN_CONFIGS]
+        wrong = [m for m in args.method if m not in METHOD_CONFIGS]
         if wrong:
             parser.error(f'{wrong} are training methods: add --train')
         rows = benchmark_methods(args.method, model, args.height, args.width, args.classes,

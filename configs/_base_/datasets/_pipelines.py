@@ -22,5 +22,6 @@ maskclip_context = _test_pipeline((520, 520))  # MaskCLIP PASCAL Context: long s
 maskclip_city = _test_pipeline((1024, 512))    # MaskCLIP Cityscapes: 1024 x 512
 declip_448 = _test_pipeline((4096, 448))       # DeCLIP: short side 448, long side at most 4096
 declip_560 = _test_pipeline((4096, 560))       # DeCLIP Cityscapes
+catseg_test = _test_pipeline((2560, 640))  # CAT-Seg: short side 640, long side at most 2560
 demo_448 = _test_pipeline((2048, 448), labels=False)  # tools/demo.py: single images, no labels
 del _test_pipeline

@@ -1,4 +1,5 @@
+from .catseg_export_hook import CATSegExportHook
 from .distill_hook import DeCLIPDistillHook, DistillHook
 from .visualization_hook import SegVisualizationHookAnyFormat
 
-__all__ = ['DeCLIPDistillHook', 'DistillHook', 'SegVisualizationHookAnyFormat']
+__all__ = ['CATSegExportHook', 'DeCLIPDistillHook', 'DistillHook', 'SegVisualizationHookAnyFormat']

@@ -1,0 +1,75 @@
+"""A tiny CAT-Seg (narrow towers and aggregator) and writers of CAT-Seg files in the released
+(detectron2) key format, for tests and tools/selfcheck.py."""
+import torch
+from mmseg.registry import MODELS
+
+from ..models.segmentors.catseg_checkpoint import CLIP_PREFIX, released_state_dict
+from .checkpoints import eva_clip_state_dict
+
+CATSEG_NAMES = ['cat, kitty', 'dog', 'grass, lawn', 'sky']
+
+# the B/16 layout of eva_vitb_384.yaml, narrow: 32-d CLIP embeddings, a 4x4 patch grid
+TINY_CATSEG_AGGREGATOR = dict(
+    type='CATSegAggregator', text_guidance_dim=32, text_guidance_proj_dim=16,
+    appearance_guidance_dim=32, appearance_guidance_proj_dim=16, decoder_dims=(32, 16),
+    decoder_guidance_dims=(16, 8), decoder_guidance_proj_dims=(8, 4), num_layers=2, num_heads=2,
+    hidden_dim=32, pooling_sizes=(1, 1), feature_resolution=(4, 4), window_sizes=2,
+    prompt_channel=1, pad_len=8)
+
+
+def tiny_catseg_cfg(arch: str, class_names=CATSEG_NAMES, checkpoint=None, pretrained=None,
+                    openai: bool = False, **kw) -> dict:
+    """Config of a CAT-Seg on a tiny CLIP (``arch``: the architecture JSON of
+    :func:`write_tiny_clip`): 32 px CLIP input, guidance from blocks 0 and 1, slide protocol
+    48 x 48 with 32 px windows at stride 16."""
+    backbone = dict(type='DeCLIPViT', model_name=arch, pretrained=pretrained, residual=False, ffn=False)
+    backbone.update(dict(attn_mode='qk') if openai else dict(attn_mode='csa', attn_scale=1.0))
+    cfg = dict(type='CATSeg', checkpoint=checkpoint, backbone=backbone,
+               text_classifier=dict(type='CATSegTextEncoder', class_names=list(class_names),
+                                    templates=['A photo of a {} in the scene']),
+               aggregator=dict(TINY_CATSEG_AGGREGATOR), clip_resolution=(32, 32),
+               guidance_layers=(0, 1), upsample_dims=(16, 8), slide_size=(48, 48), slide_crop=32,
+               slide_stride=16, size_divisor=8,
+               dense_path='value_cls' if openai else 'decoupled', dense_normalize=not openai)
+    cfg.update(kw)
+    return cfg
+
+
+def build_tiny_catseg(arch: str, seed: int = 0, **kw):
+    """A tiny CAT-Seg with random (seeded) weights everywhere, in eval mode."""
+    torch.manual_seed(seed)
+    model = MODELS.build(tiny_catseg_cfg(arch, **kw))
+    with torch.no_grad():  # spread the aggregator's weights so every path matters
+        for name, param in model.named_parameters():
+            if name.startswith(('aggregator.', 'upsample')) and param.ndim >= 1:
+                param.add_(torch.randn_like(param) * 0.1)
+    return model.eval()
+
+
+def split_qkv(clip_state: dict) -> dict:
+    """open_clip's packed ``attn.in_proj_weight`` -> CAT-Seg's OpenAI ``q/k/v_proj_weight``."""
+    out = {}
+    for key, value in clip_state.items():
+        if key.endswith('attn.in_proj_weight'):
+            stem = key[:-len('in_proj_weight')]
+            for name, part in zip('qkv', value.chunk(3)):
+                out[f'{stem}{name}_proj_weight'] = part
+        else:
+            out[key] = value
+    return out
+
+
+def write_released_catseg(model, path: str, clip_format: str = 'eva_clip') -> str:
+    """Save ``model`` as a released CAT-Seg file: ``{'model': ..., 'trainer': ..., 'iteration'}``
+    with the CLIP in EVA-CLIP naming (``'eva_clip'``, DeCLIP_CATSeg), CAT-Seg's OpenAI split
+    q/k/v (``'split_qkv'``) or open_clip's (``'open_clip'``)."""
+    state = released_state_dict(model)
+    clip = {k[len(CLIP_PREFIX):]: v for k, v in state.items() if k.startswith(CLIP_PREFIX)}
+    rest = {k: v for k, v in state.items() if not k.startswith(CLIP_PREFIX)}
+    if clip_format == 'eva_clip':
+        clip = eva_clip_state_dict(clip)
+    elif clip_format == 'split_qkv':
+        clip = split_qkv(clip)
+    state = {**{CLIP_PREFIX + k: v for k, v in clip.items()}, **rest}
+    torch.save({'model': state, 'trainer': {'iteration': 3}, 'iteration': 3}, path)
+    return path
