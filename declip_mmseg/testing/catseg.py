@@ -73,3 +73,34 @@ def write_released_catseg(model, path: str, clip_format: str = 'eva_clip') -> st
     state = {**{CLIP_PREFIX + k: v for k, v in clip.items()}, **rest}
     torch.save({'model': state, 'trainer': {'iteration': 3}, 'iteration': 3}, path)
     return path
+
+
+def ade_seg_png(object_ids):
+    """ADE20K's ``*_seg.png`` encoding of object class ids: R = id // 256 * 10, G = id % 256."""
+    import numpy as np
+    out = np.zeros((*object_ids.shape, 3), np.uint8)
+    out[..., 0] = object_ids // 256 * 10
+    out[..., 1] = object_ids % 256
+    return out
+
+
+def make_raw_ade_full(root: str, n: int = 3, size=(60, 84), seed: int = 0) -> str:
+    """A raw ``ADE20K_2021_17_01`` with ``n`` validation images: left wall (ADE id 2978, trainId
+    0), right building (312 -> 1), bottom rows sky (2420 -> 2) and an id outside the table (5)."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    folder = os.path.join(root, 'images', 'ADE', 'validation', 'abbey')
+    os.makedirs(folder, exist_ok=True)
+    h, w = size
+    for i in range(1, n + 1):
+        objects = np.full((h, w), 2978, np.int64)
+        objects[:, w // 2:] = 312
+        objects[-h // 4:] = 2420
+        objects[:4, :4] = 5
+        image = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+        Image.fromarray(image).save(os.path.join(folder, f'ADE_val_{i:08d}.jpg'))
+        Image.fromarray(ade_seg_png(objects)).save(os.path.join(folder, f'ADE_val_{i:08d}_seg.png'))
+    return root

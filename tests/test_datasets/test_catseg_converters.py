@@ -7,14 +7,7 @@ from PIL import Image
 from scipy.io import savemat
 
 from declip_mmseg.datasets.converters import convert_ade20k_full, convert_pascal_context_459
-
-
-def seg_png(object_ids: np.ndarray) -> np.ndarray:
-    """ADE's *_seg.png encoding of object class ids: R = id // 256 * 10, G = id % 256."""
-    out = np.zeros((*object_ids.shape, 3), np.uint8)
-    out[..., 0] = object_ids // 256 * 10
-    out[..., 1] = object_ids % 256
-    return out
+from declip_mmseg.testing.catseg import ade_seg_png as seg_png
 
 
 def test_ade20k_full(tmp_path):

@@ -13,6 +13,7 @@ model = dict(
         class_names=None,  # set per dataset: a list of class lines
         templates=['A photo of a {} in the scene'],
         synonyms='first',
+        allow_duplicate_names=True,  # ADE-847 repeats 9 first names (bag x3, pot, ...)
     ),
     aggregator=dict(
         type='CATSegAggregator',

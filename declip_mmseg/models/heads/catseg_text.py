@@ -32,7 +32,8 @@ class CATSegTextEncoder(BaseModule):
 
     Args:
         class_names: class-name file, list of lines (``', '`` between synonyms, as CAT-Seg's
-            JSON files) or ``'cat; dog'``; a name may repeat (ADE-847 has 9 repeated first names).
+            JSON files) or ``'cat; dog'``.
+        allow_duplicate_names: a name may repeat (ADE-847 has 9 repeated first names).
         templates: template-set name or list (CAT-Seg: ``'catseg_single'``).
         synonyms: ``'first'`` or ``'mean'`` (see the module docstring).
         model_name: open_clip architecture, for the tokenizer.
@@ -41,13 +42,14 @@ class CATSegTextEncoder(BaseModule):
 
     def __init__(self, class_names: Union[str, Sequence[str]], model_name: str,
                  clip: nn.Module, templates='catseg_single', synonyms: str = 'first',
-                 init_cfg=None):
+                 allow_duplicate_names: bool = True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if synonyms not in SYNONYM_RULES:
             raise ValueError(f'synonyms must be one of {SYNONYM_RULES}, got {synonyms!r}')
         self.clip = clip
         self.templates = get_templates(templates)
         self.synonyms = synonyms
+        self.allow_duplicate_names = bool(allow_duplicate_names)
         self.tokenizer = open_clip.get_tokenizer(resolve_model_name(model_name))
         self._cache = None
         self.set_vocabulary(class_names)
@@ -61,7 +63,7 @@ class CATSegTextEncoder(BaseModule):
 
     def set_vocabulary(self, class_names: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
         """Use other class names from now on (tokens made here, embeddings on the next call)."""
-        vocabulary = load_vocabulary(class_names, allow_duplicates=True)
+        vocabulary = load_vocabulary(class_names, allow_duplicates=self.allow_duplicate_names)
         names = vocabulary.class_labels if self.synonyms == 'first' else vocabulary.queries
         self.vocabulary = vocabulary
         self.names = list(names)
