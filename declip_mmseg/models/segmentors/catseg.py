@@ -41,7 +41,7 @@ from ..backbones.openclip_vit import OpenCLIPViTTower
 from ..builder import build_dense_backbone
 from ..heads.catseg_text import catseg_text_encoder
 from .catseg_checkpoint import load_catseg_checkpoint
-from .catseg_features import dense_and_guidance, visual_blocks
+from .catseg_features import DENSE_PATHS, dense_and_guidance, visual_blocks
 from .zero_shot_segmentor import original_size
 
 
@@ -127,9 +127,11 @@ class CATSeg(BaseSegmentor):
         self.upsample1 = nn.ConvTranspose2d(width, upsample_dims[0], kernel_size=2, stride=2)
         self.upsample2 = nn.ConvTranspose2d(width, upsample_dims[1], kernel_size=4, stride=4)
         n_blocks = len(visual_blocks(self.backbone.tower))
-        if len(guidance_layers) != 2 or not all(0 <= i < n_blocks for i in guidance_layers):
-            raise ValueError(f'guidance_layers must be two block indices below {n_blocks}, '
-                             f'got {list(guidance_layers)}')
+        if len(guidance_layers) != 2 or not all(0 <= i < n_blocks - 1 for i in guidance_layers):
+            raise ValueError(f'guidance_layers must be two block indices below {n_blocks - 1} (the '
+                             f'last block runs the dense path), got {list(guidance_layers)}')
+        if dense_path not in DENSE_PATHS:
+            raise ValueError(f'dense_path must be one of {sorted(DENSE_PATHS)}, got {dense_path!r}')
         for side in slide_size:
             if side < slide_crop or (side - slide_crop) % slide_stride:
                 raise ValueError(f'slide_size {tuple(slide_size)} must be slide_crop ({slide_crop}) '

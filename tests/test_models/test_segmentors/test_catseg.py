@@ -159,6 +159,7 @@ def test_loss_matches_direct_formula():
         catseg_bce(logits, torch.full((2, 4, 5), 7))
 
 
+@pytest.mark.slow
 def test_trainable_set_and_training_steps_lower_the_loss(tiny_eva):
     arch, ckpt = tiny_eva
     model = build_tiny_catseg(arch, pretrained=ckpt).train()
@@ -178,7 +179,7 @@ def test_trainable_set_and_training_steps_lower_the_loss(tiny_eva):
         samples.append(s)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     losses = []
-    for _ in range(6):
+    for _ in range(4):
         loss = model.loss(img, samples)['loss_sem_seg']
         opt.zero_grad()
         loss.backward()
@@ -195,7 +196,7 @@ def test_text_embeddings_follow_text_tower_changes(tiny_eva):
     first = encoder().clone()
     assert encoder() is encoder()  # cached while nothing changes
     with torch.no_grad():
-        next(encoder.clip.parameters()).add_(0.5)
+        encoder.clip.text.transformer.resblocks[0].attn.in_proj_weight.add_(0.5)  # trained in CAT-Seg
     assert not torch.allclose(encoder(), first)
     encoder.set_vocabulary(['sky', 'dog'])
     assert encoder().shape[0] == 2
