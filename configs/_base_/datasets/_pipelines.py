@@ -23,6 +23,7 @@ maskclip_city = _test_pipeline((1024, 512))    # MaskCLIP Cityscapes: 1024 x 512
 declip_448 = _test_pipeline((4096, 448))       # DeCLIP: short side 448, long side at most 4096
 declip_560 = _test_pipeline((4096, 560))       # DeCLIP Cityscapes
 catseg_test = _test_pipeline((2560, 640))  # CAT-Seg: short side 640, long side at most 2560
+catseg_demo = _test_pipeline((2560, 640), labels=False)  # the same for tools/demo.py
 demo_448 = _test_pipeline((2048, 448), labels=False)  # tools/demo.py: single images, no labels
 # CAT-Seg training (MaskFormerSemanticDatasetMapper's augmentations): short side 384 (long at most
 # 1333), 384x384 random crop (no category constraint), SSD colour jitter (brightness 32, contrast

@@ -1713,4 +1713,5 @@ test_dataloader = dict(
             "adding machine",
         )),
         pipeline={{_base_.catseg_test}}))
+test_pipeline = {{_base_.catseg_demo}}  # tools/demo.py, the web page: no labels
 catseg_ignore_index = 65535  # for the evaluator of the configs

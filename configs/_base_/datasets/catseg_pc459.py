@@ -935,4 +935,5 @@ test_dataloader = dict(
             "wool",
         )),
         pipeline={{_base_.catseg_test}}))
+test_pipeline = {{_base_.catseg_demo}}  # tools/demo.py, the web page: no labels
 catseg_ignore_index = 459  # for the evaluator of the configs

@@ -135,4 +135,5 @@ test_dataloader = dict(
             "wood",
         )),
         pipeline={{_base_.catseg_test}}))
+test_pipeline = {{_base_.catseg_demo}}  # tools/demo.py, the web page: no labels
 catseg_ignore_index = 255  # for the evaluator of the configs
