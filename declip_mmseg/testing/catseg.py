@@ -104,3 +104,25 @@ def make_raw_ade_full(root: str, n: int = 3, size=(60, 84), seed: int = 0) -> st
         Image.fromarray(image).save(os.path.join(folder, f'ADE_val_{i:08d}.jpg'))
         Image.fromarray(ade_seg_png(objects)).save(os.path.join(folder, f'ADE_val_{i:08d}_seg.png'))
     return root
+
+
+def make_catseg_coco_stuff(root: str, n: int = 2, size=(48, 64), seed: int = 0) -> str:
+    """CAT-Seg's COCO-Stuff layout: ``images/{train,val}2017/<id>.jpg`` and
+    ``annotations_detectron2/{train,val}2017/<id>.png`` (trainIds 0-170, 255 ignored)."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    h, w = size
+    for split in ('train2017', 'val2017'):
+        for folder in ('images', 'annotations_detectron2'):
+            os.makedirs(os.path.join(root, folder, split), exist_ok=True)
+        for i in range(n):
+            label = np.full((h, w), rng.integers(0, 171), np.uint8)
+            label[:, w // 2:] = rng.integers(0, 171)
+            label[:3, :3] = 255
+            image = (rng.random((h, w, 3)) * 64).astype(np.uint8) + label[..., None] % 3 * 60
+            Image.fromarray(image).save(os.path.join(root, 'images', split, f'{i:012d}.jpg'))
+            Image.fromarray(label).save(os.path.join(root, 'annotations_detectron2', split, f'{i:012d}.png'))
+    return root

@@ -107,7 +107,8 @@ class CATSeg(BaseSegmentor):
                  init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN_255,
-                                     std=CLIP_STD_255, bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
+                                     std=CLIP_STD_255, bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
+                                     size_divisor=1)  # training batches: crops padded to 384
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if inference_mode not in ('slide', 'whole'):
             raise ValueError(f"inference_mode must be 'slide' or 'whole', got {inference_mode!r}")
