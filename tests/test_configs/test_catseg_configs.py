@@ -63,3 +63,25 @@ def test_training_config():
     assert cfg.train_cfg.max_iters == 80000 and cfg.param_scheduler[0].T_max == 80000
     assert cfg.train_dataloader.batch_size == 1 and cfg.auto_scale_lr.base_batch_size == 4
     assert [h.type for h in cfg.custom_hooks] == ['CATSegExportHook']
+
+
+def test_class_lists_equal_the_class_name_files():
+    files = dict(ade847='ade847', pc459='pc459', ade150='ade150', pc59='pc59', voc20='voc20',
+                 voc21='voc21', coco_stuff164k='coco_stuff')
+    base = osp.join(osp.dirname(ROOT), '_base_', 'datasets')
+    for dataset, name in files.items():
+        lines = Config.fromfile(osp.join(base, f'catseg_{dataset}.py'),
+                                import_custom_modules=False).class_names
+        with open(osp.join(osp.dirname(ROOT), 'class_names', 'catseg', f'{name}.txt')) as f:
+            assert lines == f.read().splitlines(), dataset
+
+
+def test_eval_all_set_and_spreadsheet_row():
+    from declip_mmseg.apis.eval_all import resolve_configs, result_row
+    paths = resolve_configs(config_set='catseg')
+    assert [osp.basename(p) for p in paths] == [
+        f'catseg_declip-eva02-b16_{d}.py' for d in ('ade847', 'pc459', 'ade150', 'pc59', 'voc20', 'voc21')]
+    cfg = Config.fromfile(paths[0], import_custom_modules=False)
+    row = result_row(paths[0], cfg, {'mIoU': 15.2}, 'today')
+    assert row['weights'].endswith('CATSeg_DeCLIP_EVA-B_DINOv2-B_csa_0.05_2.0.pth')
+    assert row['class_names'].startswith('847 class lines') and row['inference_mode'] == 'slide'
