@@ -29,6 +29,7 @@ import torch.nn as nn
 
 from ...clip.formats import to_open_clip
 from ...clip.sources import check_checkpoint_file
+from ...fileio import safe_write
 
 CLIP_PREFIX = 'sem_seg_head.predictor.clip_model.'
 PREFIXES = {'sem_seg_head.predictor.transformer.': 'aggregator.',
@@ -138,7 +139,6 @@ def released_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
 
 def save_released(model: nn.Module, path: str) -> str:
     """Write ``{'model': released_state_dict(model)}`` to ``path`` (complete or not at all)."""
-    from ...fileio import safe_write
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with safe_write(path) as tmp:
         torch.save({'model': released_state_dict(model)}, tmp)
