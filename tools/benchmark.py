@@ -1,5 +1,5 @@
 """Speed and peak memory: slide inference (batched windows vs one window at a time), the
-training-free methods, and distillation steps (DeCLIP, DenseVLM).
+training-free methods and CAT-Seg, and training steps (DeCLIP, DenseVLM, CAT-Seg).
 
     python tools/benchmark.py                       # ViT-B/16, 448x608, window 224 / stride 112
     python tools/benchmark.py --crop 448 --stride 224 --classes 171 --devices cuda
@@ -9,6 +9,8 @@ training-free methods, and distillation steps (DeCLIP, DenseVLM).
     python tools/benchmark.py --web                 # the web page's seconds per click, 640x480
     python tools/benchmark.py --cpu                 # ClearCLIP's loop vs fp32 vs CPU fast path (+ bf16)
     python tools/benchmark.py --cpu --fresh 3       # the same image in 3 fresh processes
+    python tools/benchmark.py --method catseg --classes 150 --devices cuda  # CAT-Seg slide, B/16
+    python tools/benchmark.py --train --method catseg --batch 1   # CAT-Seg step: 384 crops, 171
 
 Random weights at the real architectures' sizes; each method and training run is built from its
 config (declip_mmseg/apis/benchmark.py: METHOD_CONFIGS, TRAIN_CONFIGS); prints a table.
@@ -46,9 +48,10 @@ def main(argv=None):
     parser.add_argument('--amp-dtype', default=None,
                         help='CUDA autocast dtype (default float16; --train: the config\'s)')
     parser.add_argument('--train', action='store_true', help='time distillation steps instead')
-    parser.add_argument('--method', nargs='+', choices=sorted(METHOD_CONFIGS) + list(TRAIN_CONFIGS),
-                        help='inference: training-free methods to time next to ClearCLIP (own '
-                        'windows and post-processing); with --train: declip (default) or densevlm')
+    parser.add_argument('--method', nargs='+', choices=sorted(set(METHOD_CONFIGS) | set(TRAIN_CONFIGS)),
+                        help='inference: methods to time next to ClearCLIP (own windows and '
+                        'post-processing; catseg: its slide protocol); with --train: declip '
+                        '(default), densevlm or catseg')
     parser.add_argument('--vfm', default='dinov2-B', choices=['dinov2-B', 'dinov2-L'])
     parser.add_argument('--teacher', default='EVA02-L-14-336', help='DenseVLM teacher')
     parser.add_argument('--image-size', type=int, default=None,
@@ -116,7 +119,7 @@ def main(argv=None):
         return
     model = args.model or 'ViT-B-16'
     if args.method:
-        wrong = [m for m in args.method if m in TRAIN_CONFIGS]
+        wrong = [m for m in args.method if m not in METHOD_CONFIGS]
         if wrong:
             parser.error(f'{wrong} are training methods: add --train')
         rows = benchmark_methods(args.method, model, args.height, args.width, args.classes,

@@ -40,7 +40,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import default_collate
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from PIL import Image
 
 from ..clip import resolve_model_name
@@ -335,9 +337,11 @@ CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)
 # Each --method is its protocol's model base: last block, windows, scale, post-processing.
 METHOD_CONFIGS = {m: f'_base_/models/{m}_vit_b16.py'
                   for m in ('clearclip', 'sclip', 'naclip', 'proxyclip', 'maskclip')}
+METHOD_CONFIGS['catseg'] = '_base_/models/catseg_declip_eva02_b16.py'  # slide protocol, fp32
 # --train: the training config whose image size and autocast dtype are the defaults.
 TRAIN_CONFIGS = {'declip': 'declip/declip_distill_coco.py',
-                 'densevlm': 'densevlm/densevlm_coco.py'}
+                 'densevlm': 'densevlm/densevlm_coco.py',
+                 'catseg': 'catseg/catseg_declip-eva02-b16_4xb1-80k_coco-stuff164k-384x384.py'}
 # VFM name -> timm architecture and position-table size, for VFM files with random weights
 VFM_ARCHS = {'dino-B-8': ('vit_base_patch8_224', 224), 'dino-B-16': ('vit_base_patch16_224', 224),
              'dinov2-B': ('vit_base_patch14_reg4_dinov2', 518),
@@ -363,12 +367,15 @@ def method_model_cfg(method: str, model_name: str, num_classes: int, amp_dtype) 
     VFM gets random weights in a temp file."""
     model = read_config(METHOD_CONFIGS[method]).model.to_dict()
     model['backbone'].update(model_name=model_name, pretrained=None)
+    if model.get('checkpoint'):  # CAT-Seg: random weights instead of its released file
+        model['checkpoint'] = None
     proxy = model['backbone'].get('proxy')
     if proxy:
         proxy['weights'] = random_vfm_file(proxy['vfm'], tempfile.mkdtemp(prefix='declip_bench_'))
     names = (VOC21 + [f'class {i}' for i in range(len(VOC21), num_classes)])[:num_classes]
     model['text_classifier'].update(class_names=names, templates='name')
-    model['amp_dtype'] = amp_dtype
+    if 'amp_dtype' in model:  # CAT-Seg runs in fp32, as the reference
+        model['amp_dtype'] = amp_dtype
     return model
 
 
@@ -380,8 +387,12 @@ def build_method(method: str, model_name: str, num_classes: int, amp_dtype):
 
 def train_defaults(method: str) -> dict:
     """Image size, autocast dtype and student architecture of ``method``'s training config
-    (DeCLIP: 560, bfloat16; DenseVLM: 512, float16; both EVA02-B-16)."""
+    (DeCLIP: 560, bfloat16; DenseVLM: 512, float16; both EVA02-B-16; CAT-Seg: 384 crops, fp32)."""
     cfg = read_config(TRAIN_CONFIGS[method])
+    if cfg.model.type == 'CATSeg':
+        crop = next(t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'RandomCrop')
+        return dict(image_size=crop['crop_size'][0], amp_dtype=None,
+                    model_name=cfg.model.backbone.model_name)
     return dict(image_size=cfg.train_dataloader.dataset.image_size,
                 amp_dtype=cfg.optim_wrapper.dtype, model_name=cfg.model.student.model_name)
 
@@ -394,13 +405,16 @@ def run_method(method: str, model_name: str, height: int, width: int, num_classe
     img = torch.randn(1, 3, height, width, device=device)
     seconds, peak, _ = timed(lambda: model.predict(img), device, repeats)
     ms = seconds * 1000
-    windows = (len(window_boxes(height, width, model.slide_crop, model.slide_stride))
-               if model.inference_mode == 'slide' else 1)
-    post = ' + '.join(type(s).__name__ for s in model.postprocess) or 'none'
+    if hasattr(model, 'views'):  # CAT-Seg: its own fixed views
+        windows = model.views(height, width)
+    else:
+        windows = (len(window_boxes(height, width, model.slide_crop, model.slide_stride))
+                   if model.inference_mode == 'slide' else 1)
+    post = ' + '.join(type(s).__name__ for s in getattr(model, 'postprocess', [])) or 'none'
+    autocast = device == 'cuda' and amp_dtype and getattr(model, 'amp_dtype', None) is not None
     return dict(method=method, device=device, windows=windows, postprocess=post,
                 ms_per_image=round(ms, 1), images_per_s=round(1000 / ms, 3),
-                peak_mem_mib=round(peak, 1), precision=amp_dtype if device == 'cuda' and amp_dtype
-                else 'fp32')
+                peak_mem_mib=round(peak, 1), precision=amp_dtype if autocast else 'fp32')
 
 
 def benchmark_methods(methods, model_name='ViT-B-16', height=448, width=608, num_classes=21,
@@ -517,6 +531,43 @@ def run_densevlm_train_steps(model_name: str, teacher_name: str, image_size: int
                 peak_mem_mib=round(peak, 1))
 
 
+def run_catseg_train_steps(model_name: str, image_size: int, batch_size: int, device: str,
+                           steps: int, amp_dtype=None, num_classes: int = 171) -> dict:
+    """Time CAT-Seg training steps (CLIP + text tower + aggregator forward, BCE, backward,
+    gradient clipping, AdamW) of the COCO-Stuff config's model with random weights, 171
+    classes, ``image_size`` crops."""
+    torch.manual_seed(0)
+    cfg = read_config(TRAIN_CONFIGS['catseg']).model.to_dict()
+    cfg['backbone'].update(model_name=model_name, pretrained=None)
+    cfg['text_classifier']['class_names'] = [f'class {i}' for i in range(num_classes)]
+    model = MODELS.build(cfg).to(device).train()
+    inputs = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    samples = []
+    for _ in range(batch_size):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, image_size, image_size),
+                                                         device=device))
+        samples.append(sample)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=2e-4, weight_decay=1e-4)
+    autocast = (torch.autocast(device, dtype=getattr(torch, amp_dtype)) if amp_dtype
+                else torch.autocast(device, enabled=False))
+
+    def step():
+        with autocast:
+            loss = model.loss(inputs, samples)['loss_sem_seg']
+        optim.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 0.01)
+        optim.step()
+
+    sec, peak, _ = timed(step, device, steps)
+    return dict(mode='train-catseg', device=device, model=model_name, image_size=image_size,
+                batch=batch_size, classes=num_classes, precision=amp_dtype or 'fp32',
+                s_per_step=round(sec, 3), images_per_s=round(batch_size / sec, 3),
+                peak_mem_mib=round(peak, 1))
+
+
 def benchmark_train(model_name=None, vfm_name='dinov2-B', image_size=None, batch_size=2,
                     devices=None, steps=2, amp_dtype=None, method='declip',
                     teacher_name='EVA02-L-14-336') -> List[dict]:
@@ -524,7 +575,7 @@ def benchmark_train(model_name=None, vfm_name='dinov2-B', image_size=None, batch
     (student + DINOv2) or 'densevlm' (student + P-VLM teacher); ``model_name``,
     ``image_size`` and ``amp_dtype`` default to the method's training config."""
     if method not in TRAIN_CONFIGS:
-        raise ValueError(f"unknown training method {method!r}: 'declip' or 'densevlm'")
+        raise ValueError(f'unknown training method {method!r}: one of {sorted(TRAIN_CONFIGS)}')
     defaults = train_defaults(method)
     model_name = model_name or defaults['model_name']
     image_size = image_size or defaults['image_size']
@@ -536,6 +587,8 @@ def benchmark_train(model_name=None, vfm_name='dinov2-B', image_size=None, batch
                       device=device, steps=steps, amp_dtype=amp_dtype if device == 'cuda' else None)
         if method == 'densevlm':
             args = dict(fn='train_densevlm', teacher_name=teacher_name, **common)
+        elif method == 'catseg':
+            args = dict(fn='train_catseg', **common)
         else:
             args = dict(fn='train', vfm_name=vfm_name, **common)
         rows.append(in_fresh_process(args))
@@ -546,5 +599,6 @@ if __name__ == '__main__':  # one measurement, in a fresh process
     keep_freed_memory()
     kwargs = json.loads(sys.argv[1])
     fn = {'train': run_train_steps, 'train_densevlm': run_densevlm_train_steps,
-          'method': run_method, 'cpu_protocol': run_cpu_protocol}.get(kwargs.pop('fn', None), run_mode)
+          'train_catseg': run_catseg_train_steps, 'method': run_method,
+          'cpu_protocol': run_cpu_protocol}.get(kwargs.pop('fn', None), run_mode)
     print(json.dumps(fn(**kwargs)))

@@ -118,6 +118,9 @@ def check_vocabulary(cfg: Config, classes: Optional[Sequence[str]] = None) -> No
         return
     vocab = load_vocabulary(spec, allow_duplicates=text_cfg.get('allow_duplicate_names', False),
                             split_synonyms=text_cfg.get('split_synonyms', True))
+    merged = cfg.model.get('merge_labels_from')  # CAT-Seg VOC21: extra names become one label
+    if merged is not None and merged == len(classes) - 1 and vocab.num_classes > merged:
+        return
     if vocab.num_classes != len(classes):
         shown = spec if isinstance(spec, str) else f'{vocab.num_classes} lines'
         raise ValueError(
@@ -132,6 +135,9 @@ def check_vocabulary(cfg: Config, classes: Optional[Sequence[str]] = None) -> No
 def check_weights(cfg: Config) -> None:
     """Before the Runner starts: weight files exist and are not empty, tagged weights are
     cached or downloadable (one-line :class:`WeightsUnavailableError` when offline)."""
+    if cfg.model.get('checkpoint'):  # CAT-Seg's released file: the only weights read
+        check_checkpoint_file(cfg.model.checkpoint)
+        return
     backbone = cfg.model.get('backbone', {})
     if 'model_name' not in backbone:
         return

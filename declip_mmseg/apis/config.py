@@ -100,10 +100,14 @@ def set_checkpoint(cfg: Config, checkpoint: str) -> None:
 
     Configs that load fine-tuned weights over a base model (``checkpoint``
     set, e.g. DeCLIP's) get the new file as ``checkpoint``; the others as
-    ``pretrained``. The text classifier follows the backbone. An empty or blank
+    ``pretrained``. The text classifier follows the backbone. A CAT-Seg config (a top-level
+    ``model.checkpoint``) takes the file as its released CAT-Seg checkpoint. An empty or blank
     ``checkpoint`` (``--checkpoint "$UNSET"``) is an error.
     """
     check_weight_source(checkpoint, '--checkpoint')
+    if 'checkpoint' in cfg.model:
+        cfg.model.checkpoint = checkpoint
+        return
     key = 'checkpoint' if cfg.model.backbone.get('checkpoint') else 'pretrained'
     cfg.model.backbone[key] = checkpoint
     for name in ('pretrained', 'checkpoint'):

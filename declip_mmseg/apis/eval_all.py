@@ -15,6 +15,7 @@ from .workbook import WorkbookError, append_results, check_output_workbook
 
 BENCHMARKS = ['voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff164k',
               'city_scapes', 'ade20k']
+CATSEG_BENCHMARKS = ['ade847', 'pc459', 'ade150', 'pc59', 'voc20', 'voc21']
 CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
 # Named sets of configs, in the column order of the papers' tables.
 CONFIG_SETS: Dict[str, List[str]] = {
@@ -26,6 +27,8 @@ CONFIG_SETS: Dict[str, List[str]] = {
     'proxyclip': [f'proxyclip/cfg_{name}.py' for name in BENCHMARKS],
     'maskclip': [f'maskclip/cfg_{name}.py' for name in BENCHMARKS],
     'declip_proxy': [f'declip_proxy/cfg_{name}.py' for name in BENCHMARKS],
+    # CAT-Seg + DeCLIP EVA02-B/16, the released checkpoint (DeCLIP's Table 4 column order)
+    'catseg': [f'catseg/catseg_declip-eva02-b16_{name}.py' for name in CATSEG_BENCHMARKS],
     # region classification (DenseVLM's Table 1): COCO panoptic and ADE20K panoptic
     'densevlm_region_cls': ['densevlm/densevlm_region_cls_coco.py',
                             'densevlm/densevlm_region_cls_ade.py'],
@@ -135,7 +138,8 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
     return {
         'date': date, 'config': config_name(config), 'method': method_name(config, backbone),
         'dataset': cfg.test_dataloader.dataset.type,
-        'backbone': str(backbone.get('model_name')), 'weights': str(backbone.get('pretrained')),
+        'backbone': str(backbone.get('model_name')),
+        'weights': str(model.get('checkpoint') or backbone.get('pretrained')),  # CAT-Seg: its file
         'attn_mode': backbone.get('attn_mode'), 'residual': bool(backbone.get('residual')),
         'ffn': bool(backbone.get('ffn')), 'attn_scale': backbone.get('attn_scale'),
         'proxy': describe_proxy(backbone.get('proxy')),
@@ -148,9 +152,16 @@ def result_row(config: str, cfg: Config, metrics: dict, date: str) -> dict:
         'postprocess': describe_postprocess(model.get('postprocess')),
         'normalization': describe_normalization(model),
         'amp_dtype': model.get('amp_dtype', 'float16'),
-        'class_names': str(text.get('class_names')),
+        'class_names': describe_class_names(text.get('class_names')),
         'templates': templates if isinstance(templates, str) else f'{len(templates)} custom',
     }
+
+
+def describe_class_names(class_names) -> str:
+    """A class-name file or inline string as is; a list of class lines (CAT-Seg) by its size."""
+    if isinstance(class_names, (list, tuple)):
+        return f'{len(class_names)} class lines ({class_names[0]!r}, ...)'
+    return str(class_names)
 
 
 def config_name(config: str) -> str:

@@ -192,6 +192,8 @@ class OpenVocabInferencer:
 
     def windows(self, height: int, width: int) -> int:
         """How many windows an image of this size (after the pipeline's resize) takes."""
+        if hasattr(self.model, 'views'):  # CAT-Seg: fixed views, whatever the size
+            return self.model.views(height, width)
         if self.model.inference_mode != 'slide':
             return 1
         return len(window_boxes(height, width, self.model.slide_crop, self.model.slide_stride))

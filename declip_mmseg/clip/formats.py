@@ -11,6 +11,10 @@ Formats (each a detector + converter in :data:`declip_mmseg.registry.CHECKPOINT_
     EVA-CLIP's naming: ``visual.blocks.N.attn.q_proj.weight``, ``visual.blocks.N.attn.q_bias``,
     ``visual.blocks.N.mlp.w1/w2/w3/ffn_ln``, ``visual.head``, ``text.*``; also the same
     without the ``visual.`` prefix (files that hold only the image tower).
+``split_qkv``
+    OpenAI-architecture CLIPs whose attention keeps separate ``attn.q_proj_weight``,
+    ``attn.k_proj_weight``, ``attn.v_proj_weight`` (CAT-Seg's ``model_vpt.py``, inside its
+    released ``model_base.pth`` / ``model_large.pth``): packed into open_clip's ``in_proj_weight``.
 
 Wrappers (``state_dict`` / ``model`` / ``module`` keys, ``module.`` prefixes) are
 removed by :func:`declip_mmseg.clip.sources.load_checkpoint_file` first.
@@ -52,6 +56,24 @@ def eva_clip_to_open_clip(state_dict: Dict[str, torch.Tensor], model: torch.nn.M
     out = {f'visual.trunk.{k}': v for k, v in checkpoint_filter_fn(visual, trunk).items()}
     out.update({k: v for k, v in state_dict.items()
                 if not is_visual(k) and k != 'text.attn_mask'})  # attn_mask: a rebuilt buffer
+    return out
+
+
+def _has_split_qkv(state_dict: Dict) -> bool:
+    return any(k.endswith('.attn.q_proj_weight') for k in state_dict)
+
+
+@register_checkpoint_format('split_qkv', _has_split_qkv)
+def split_qkv_to_open_clip(state_dict: Dict[str, torch.Tensor], model=None):
+    """``attn.{q,k,v}_proj_weight`` (D, D) each -> ``attn.in_proj_weight`` (3D, D), q k v order."""
+    out = {}
+    for key, value in state_dict.items():
+        if key.endswith('.attn.q_proj_weight'):
+            stem = key[:-len('q_proj_weight')]
+            out[stem + 'in_proj_weight'] = torch.cat(
+                [value, state_dict[stem + 'k_proj_weight'], state_dict[stem + 'v_proj_weight']])
+        elif not key.endswith(('.attn.k_proj_weight', '.attn.v_proj_weight')):
+            out[key] = value
     return out
 
 

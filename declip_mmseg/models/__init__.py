@@ -11,8 +11,8 @@ from .distillers import (
                          RegionCLIPDistiller,
 )
 from .heads import ZeroShotTextClassifier, classify_regions
-from .segmentors import DenseRegionClassifier, ZeroShotSegmentor
+from .segmentors import CATSeg, DenseRegionClassifier, ZeroShotSegmentor
 
-__all__ = ['CLIPSelfDistiller', 'DeCLIPDistiller', 'DeCLIPViT', 'DenseCLIPViT',
+__all__ = ['CATSeg', 'CLIPSelfDistiller', 'DeCLIPDistiller', 'DeCLIPViT', 'DenseCLIPViT',
            'DenseRegionClassifier', 'DenseVLMDistiller', 'DistillerBase', 'RegionCLIPDistiller',
            'ZeroShotSegmentor', 'ZeroShotTextClassifier', 'build_vfm', 'classify_regions']

@@ -48,6 +48,13 @@ register_templates('maskclip_85', [
     'this is the {} in the scene.', 'this is one {} in the scene.'
 ])
 register_templates('photo', ['a photo of a {}.'])
+# CAT-Seg's prompt sets (MODEL.PROMPT_ENSEMBLE_TYPE 'single', used by every released config, and
+# 'imagenet_select').
+register_templates('catseg_single', ['A photo of a {} in the scene'])
+register_templates('catseg_imagenet_select', [
+    'itap of a {}.', 'a bad photo of the {}.', 'a origami {}.', 'a photo of the large {}.',
+    'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.',
+    'A photo of a {} in the scene'])
 register_templates('name', ['{}'])
 
 # The 63 hand-crafted prompts of DenseVLM's (and CLIPSelf's) ``tools/generate_text_embeddings.py``

@@ -50,7 +50,7 @@ def test_moved_configs_are_named_with_their_new_path(tmp_path):
                                                  'declip_distill_coco.py')).model
 
 
-@pytest.mark.parametrize('method', sorted(METHOD_CONFIGS))
+@pytest.mark.parametrize('method', sorted(set(METHOD_CONFIGS) - {'catseg'}))  # catseg: own test
 def test_benchmark_builds_each_method_from_its_config(method, tiny_clip):
     want = read_config(METHOD_CONFIGS[method]).model
     model = build_method(method, tiny_clip[0], num_classes=3, amp_dtype=None)

@@ -27,4 +27,20 @@ demo_336 = _test_pipeline((2048, 336), labels=False)   # SCLIP, NACLIP, ProxyCLI
 demo_448 = _test_pipeline((2048, 448), labels=False)   # ClearCLIP (configs/demo.py)
 demo_512 = _test_pipeline((2048, 512), labels=False)   # MaskCLIP
 demo_declip_448 = _test_pipeline((4096, 448), labels=False)  # DeCLIP, DenseVLM
+catseg_test = _test_pipeline((2560, 640))  # CAT-Seg: short side 640, long side at most 2560
+catseg_demo = _test_pipeline((2560, 640), labels=False)  # the same for tools/demo.py
+# CAT-Seg training (MaskFormerSemanticDatasetMapper's augmentations): short side 384 (long at most
+# 1333), 384x384 random crop (no category constraint), SSD colour jitter (brightness 32, contrast
+# and saturation 0.5-1.5, hue 18), horizontal flip, padding to 384 (image 128, label 255).
+catseg_coco_train = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=(1333, 384), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=(384, 384), cat_max_ratio=1.0),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
+         saturation_range=(0.5, 1.5), hue_delta=18),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Pad', size=(384, 384), pad_val=dict(img=128, seg=255)),
+    dict(type='PackSegInputs'),
+]
 del _test_pipeline

@@ -1,0 +1,9 @@
+# CAT-Seg + DeCLIP EVA02-L/14-336 on PASCAL Context 459, CAT-Seg's evaluation protocol (slide, pooling 1).
+# Paper mIoU: 25.9.
+_base_ = [
+    '../_base_/models/catseg_declip_eva02_l14.py',
+    '../_base_/datasets/catseg_pc459.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(text_classifier=dict(class_names={{_base_.class_names}}))
+test_evaluator = dict(ignore_index={{_base_.catseg_ignore_index}})

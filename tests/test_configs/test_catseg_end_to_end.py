@@ -1,0 +1,73 @@
+"""configs/catseg through tools/test.py: a raw ADE20K-full converted, a tiny CAT-Seg in the released
+format as --checkpoint, the ADE-847 config (847 class lines, top-k path), --show-dir."""
+import os
+import re
+
+import pytest
+
+from declip_mmseg.datasets.converters import convert_ade20k_full
+from declip_mmseg.testing.catseg import (
+    TINY_CATSEG_AGGREGATOR,
+    build_tiny_catseg,
+    make_raw_ade_full,
+    write_released_catseg,
+)
+from declip_mmseg.testing.tools import REPO
+
+
+@pytest.mark.slow
+def test_ade847_config_runs_end_to_end(tiny_eva, tmp_path, run_tool):
+    arch, ckpt = tiny_eva
+    root = make_raw_ade_full(str(tmp_path / 'ADE20K_2021_17_01'))
+    convert_ade20k_full(root, log=None)
+    release = write_released_catseg(build_tiny_catseg(arch, pretrained=ckpt),
+                                    str(tmp_path / 'catseg.pth'))
+    config = tmp_path / 'tiny_ade847.py'
+    aggregator = {k: v for k, v in TINY_CATSEG_AGGREGATOR.items() if k != 'type'}
+    config.write_text(
+        f"_base_ = [{os.path.join(REPO, 'configs/catseg/catseg_declip-eva02-b16_ade847.py')!r}]\n"
+        f"model = dict(backbone=dict(model_name={arch!r}), aggregator=dict(**{aggregator!r}),\n"
+        "    clip_resolution=(32, 32), guidance_layers=(0, 1), upsample_dims=(16, 8),\n"
+        "    slide_size=(48, 48), slide_crop=32, slide_stride=16, size_divisor=8)\n"
+        "test_dataloader = dict(num_workers=0, persistent_workers=False,\n"
+        f"    dataset=dict(data_root={root!r}))\n")
+    show = tmp_path / 'show'
+    proc = run_tool('test', [str(config), '--checkpoint', release, '--work-dir', str(tmp_path / 'work'),
+                             '--show-dir', str(show)])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert 'Iter(test) [3/3]' in out
+    miou = float(re.findall(r'mIoU: ([\d.]+)', out)[-1])
+    assert 0 <= miou <= 100
+    drawings = os.listdir(show / 'vis_data' / 'vis_image')
+    assert len([d for d in drawings if d.endswith('.png')]) == 3
+
+
+@pytest.mark.slow
+def test_open_vocab_inferencer(tiny_eva, tmp_path):
+    """tools/demo.py's inferencer: a CAT-Seg config, a free vocabulary, keep_seg_logits."""
+    import numpy as np
+    from PIL import Image
+
+    from declip_mmseg.apis.inference import OpenVocabInferencer
+    arch, ckpt = tiny_eva
+    release = write_released_catseg(build_tiny_catseg(arch, pretrained=ckpt),
+                                    str(tmp_path / 'catseg.pth'))
+    config = tmp_path / 'tiny_demo.py'
+    aggregator = {k: v for k, v in TINY_CATSEG_AGGREGATOR.items() if k != 'type'}
+    config.write_text(
+        f"_base_ = [{os.path.join(REPO, 'configs/catseg/catseg_declip-eva02-b16_ade150.py')!r}]\n"
+        f"model = dict(backbone=dict(model_name={arch!r}), aggregator=dict(**{aggregator!r}),\n"
+        "    clip_resolution=(32, 32), guidance_layers=(0, 1), upsample_dims=(16, 8),\n"
+        "    slide_size=(48, 48), slide_crop=32, slide_stride=16, size_divisor=8,\n"
+        "    keep_seg_logits=True)\n")
+    image = str(tmp_path / 'photo.jpg')
+    Image.fromarray((np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)).save(image)
+    inferencer = OpenVocabInferencer(str(config), classes='cat; dog, puppy; grass', checkpoint=release)
+    assert inferencer.windows(500, 700) == 5  # four windows and the global view
+    result = inferencer(image)
+    assert result.class_names == ['cat', 'dog', 'grass']
+    assert result.labels.shape == (50, 70) and result.probs.shape == (3, 50, 70)
+    assert set(np.unique(result.labels)) <= {0, 1, 2}
+    inferencer.set_classes('sky; tree')
+    assert inferencer(image).probs.shape == (2, 50, 70)
