@@ -48,7 +48,8 @@ class DemoMethod:
     def weights_key(self) -> tuple:
         """What identifies the weights (the cache of built models is keyed by it)."""
         backbone = self.config.model.get('backbone', {})
-        return (backbone.get('model_name'), *self.weight_files(), backbone.get('pretrained'))
+        return (backbone.get('model_name'), *self.weight_files(), backbone.get('pretrained'),
+                self.config.model.get('checkpoint'))
 
     def weight_files(self) -> List[str]:
         """Local files the model reads: CLIP weights, a proxy VFM, an embeddings file, an
@@ -56,7 +57,8 @@ class DemoMethod:
         model = self.config.model
         backbone, head = model.get('backbone', {}), model.get('text_classifier', {})
         proxy = backbone.get('proxy') or {}
-        found = [backbone.get('pretrained'), backbone.get('checkpoint'), proxy.get('weights'),
+        found = [model.get('checkpoint'),  # CAT-Seg: the released file holds every weight
+                 backbone.get('pretrained'), backbone.get('checkpoint'), proxy.get('weights'),
                  head.get('embeddings_file'), backbone.get('model_name')]
         return [f for f in found if isinstance(f, str) and (
             f.endswith('.json') or looks_like_path(f))]
@@ -76,7 +78,8 @@ class DemoMethod:
         """One line: weights, windows, logit scale, threshold, post-processing."""
         model = self.config.model
         backbone = model.get('backbone', {})
-        weights = backbone.get('checkpoint') or backbone.get('pretrained')
+        weights = (model.get('checkpoint') or backbone.get('checkpoint')
+                   or backbone.get('pretrained'))
         arch = backbone.get('model_name')
         weights, arch = (osp.basename(w) if isinstance(w, str) and looks_like_path(w) else w
                          for w in (weights, arch))

@@ -65,9 +65,10 @@ def test_every_method_folder_has_a_demo_config(methods):
     names = list(methods)
     assert names[0] == 'ClearCLIP'
     for name in ('SCLIP', 'NACLIP + PAMR', 'ProxyCLIP', 'MaskCLIP', 'DeCLIP', 'DenseVLM',
-                 'DeCLIP + proxy'):
+                 'DeCLIP + proxy', 'CAT-Seg (DeCLIP EVA02-B/16)'):
         assert name in names
-    folders = {osp.dirname(p) for p in glob.glob(osp.join(REPO, 'configs', '*', 'cfg_*.py'))}
+    folders = {osp.dirname(p) for pattern in ('cfg_*.py', 'catseg_*.py')
+               for p in glob.glob(osp.join(REPO, 'configs', '*', pattern))}
     without = [f for f in folders if not osp.isfile(osp.join(f, 'demo.py'))]
     assert not without, f'method folders without a demo.py for the web page: {without}'
     # the weight options reach the methods on the start config's CLIP, not the EVA02 ones
@@ -82,6 +83,9 @@ def test_missing_weights_named_with_where_to_put_them(session, tmp_path, monkeyp
     assert str(tmp_path / 'checkpoints' / 'evab_dinov2B_csa_560_0.25_seg.pt') in message
     assert 'dino_vitbase8_pretrain.pth' in session.method('ProxyCLIP').missing_weights()
     assert session.method('SCLIP').missing_weights() is None
+    # CAT-Seg: the released checkpoint (model.checkpoint) is the only file it needs
+    catseg = session.method('CAT-Seg (DeCLIP EVA02-B/16)').missing_weights()
+    assert str(tmp_path / 'checkpoints' / 'CATSeg_DeCLIP_EVA-B_DINOv2-B_csa_0.05_2.0.pth') in catseg
     with pytest.raises(FileNotFoundError, match='evab_dinov2B_csa_560_0.25_seg.pt'):
         session.segment(photo(tmp_path / 'p.png'), 'cat; dog', 'DeCLIP')
     assert session.builds == 0
