@@ -6,7 +6,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3),
+    # written beside the target and renamed: a full disk never leaves a truncated checkpoint
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
+                    backend_args=dict(backend='safe_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     finite_loss=dict(type='FiniteLossHook'),  # a NaN / Inf loss stops training before its step
 )

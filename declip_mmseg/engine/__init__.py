@@ -1,5 +1,6 @@
 """Training-loop plug-ins: hooks (distillation stage, drawing, finite losses) and parameter
 schedulers."""
+from .file_backend import SafeLocalBackend
 from .hooks import (
                     DeCLIPDistillHook,
                     DistillHook,
@@ -9,5 +10,5 @@ from .hooks import (
 )
 from .schedulers import WarmupCosineLR
 
-__all__ = ['DeCLIPDistillHook', 'DistillHook', 'FiniteLossHook', 'SegVisualizationHookAnyFormat',
-           'TrainingDivergedError', 'WarmupCosineLR']
+__all__ = ['DeCLIPDistillHook', 'DistillHook', 'FiniteLossHook', 'SafeLocalBackend',
+           'SegVisualizationHookAnyFormat', 'TrainingDivergedError', 'WarmupCosineLR']
