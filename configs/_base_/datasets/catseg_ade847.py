@@ -2,7 +2,7 @@
 # (short side <= 512, uint16 TIFF trainIds 0-846, 65535 unlabelled); datasets/prepare_catseg.py
 # Class lines as CAT-Seg's datasets/*.json (synonyms after ", "); the same list as
 # configs/class_names/catseg/ade847.txt.
-_base_ = ['./_pipelines.py']
+_base_ = ['./_catseg_eval.py']
 class_names = [
     "wall",
     "building, edifice",
@@ -853,17 +853,11 @@ class_names = [
     "adding machine, totalizer, totaliser",
 ]
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='BaseSegDataset',
         data_root='data/ADE20K_2021_17_01',
         data_prefix=dict(img_path='images_detectron2/validation',
                          seg_map_path='annotations_detectron2/validation'),
-        img_suffix='.jpg', seg_map_suffix='.tif', ignore_index=65535,
-        metainfo=dict(classes=tuple(line.split(',')[0].strip() for line in class_names)),  # first names
-        pipeline={{_base_.catseg_test}}))
-test_pipeline = {{_base_.catseg_demo}}  # tools/demo.py, the web page: no labels
+        seg_map_suffix='.tif', ignore_index=65535,
+        # the metric's class names: the first name of each line
+        metainfo=dict(classes=tuple(line.split(',')[0].strip() for line in class_names))))
 catseg_ignore_index = 65535  # for the evaluator of the configs

@@ -1,7 +1,7 @@
 # COCO-Stuff 164k, 171 classes (prepare_coco_stuff.py: trainIds 0-170, 255 ignored)
 # Class lines as CAT-Seg's datasets/*.json (synonyms after ", "); the same list as
 # configs/class_names/catseg/coco_stuff.txt.
-_base_ = ['./_pipelines.py']
+_base_ = ['./_catseg_eval.py']
 class_names = [
     "person",
     "bicycle",
@@ -176,16 +176,9 @@ class_names = [
     "wood",
 ]
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='BaseSegDataset',
         data_root='data/coco-stuff',
         data_prefix=dict(img_path='images/val2017', seg_map_path='annotations_detectron2/val2017'),
-        img_suffix='.jpg', seg_map_suffix='.png', ignore_index=255,
-        metainfo=dict(classes=tuple(class_names)),
-        pipeline={{_base_.catseg_test}}))
-test_pipeline = {{_base_.catseg_demo}}  # tools/demo.py, the web page: no labels
+        seg_map_suffix='.png', ignore_index=255,
+        metainfo=dict(classes=tuple(class_names))))
 catseg_ignore_index = 255  # for the evaluator of the configs

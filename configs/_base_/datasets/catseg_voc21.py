@@ -2,7 +2,7 @@
 # voc20b: the 20 classes then 39 other Context classes, every prediction >= 20 becomes background
 # Class lines as CAT-Seg's datasets/*.json (synonyms after ", "); the same list as
 # configs/class_names/catseg/voc21.txt.
-_base_ = ['./_pipelines.py']
+_base_ = ['./_catseg_eval.py']
 class_names = [
     "aeroplane",
     "bicycle",
@@ -65,38 +65,9 @@ class_names = [
     "wood",
 ]
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='BaseSegDataset',
         data_root='data/VOCdevkit/VOC2012',
         data_prefix=dict(img_path='JPEGImages', seg_map_path='annotations_detectron2_bg/val'),
-        img_suffix='.jpg', seg_map_suffix='.png', ignore_index=255,
-        metainfo=dict(classes=(
-            "aeroplane",
-            "bicycle",
-            "bird",
-            "boat",
-            "bottle",
-            "bus",
-            "car",
-            "cat",
-            "chair",
-            "cow",
-            "diningtable",
-            "dog",
-            "horse",
-            "motorbike",
-            "person",
-            "pottedplant",
-            "sheep",
-            "sofa",
-            "train",
-            "tvmonitor",
-            "background",
-        )),
-        pipeline={{_base_.catseg_test}}))
-test_pipeline = {{_base_.catseg_demo}}  # tools/demo.py, the web page: no labels
+        seg_map_suffix='.png', ignore_index=255,
+        metainfo=dict(classes=tuple(class_names[:20]) + ('background',))))
 catseg_ignore_index = 255  # for the evaluator of the configs
