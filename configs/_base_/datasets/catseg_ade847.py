@@ -1,5 +1,5 @@
 # ADE20K-full (ADE-847): ADE20K_2021_17_01 validation as CAT-Seg's prepare_ade20k_full.py writes it
-# (short side <= 512, uint16 TIFF trainIds 0-846, 65535 unlabelled); datasets/prepare_catseg.py
+# (short side <= 512, uint16 TIFF trainIds 0-846, 65535 unlabelled); datasets/prepare_ade20k_847.py
 # Class lines as CAT-Seg's datasets/*.json (synonyms after ", "); the same list as
 # configs/class_names/catseg/ade847.txt.
 _base_ = ['./_catseg_eval.py']
