@@ -57,16 +57,13 @@ def test_training_config_trains_and_exports(tiny_eva, tmp_path, run_tool):
 
 
 def tiny_train_config(path, tiny_eva, root, max_iters, total_iters, batch_size=2, extra='',
-                      pipeline=None, pad_len=None):
+                      pipeline=None):
     """The COCO-Stuff training config with the tiny model, ``max_iters`` of a cosine schedule over
     ``total_iters``, a checkpoint every 2 iterations, the loss logged every iteration unsmoothed;
-    ``pipeline``: a training pipeline instead of the config's (a config expression); ``pad_len``:
-    the class-axis length instead of the tiny model's 8."""
+    ``pipeline``: a training pipeline instead of the config's (a config expression)."""
     arch, ckpt = tiny_eva
     aggregator = {k: v for k, v in TINY_CATSEG_AGGREGATOR.items() if k != 'type'}
     aggregator['pooling_sizes'] = (2, 2)
-    if pad_len is not None:
-        aggregator['pad_len'] = pad_len
     path.write_text(
         f"_base_ = [{os.path.join(REPO, CONFIG)!r}]\n"
         f"model = dict(backbone=dict(model_name={arch!r}, pretrained={ckpt!r}),\n"
@@ -159,10 +156,9 @@ def test_dist_train_two_processes_average_gradients(tiny_eva, tmp_path, run_tool
     """tools/dist_train.sh with 2 gloo processes of batch 1 for one SGD step: both ranks end with
     the same weights, equal to one process's step on the batch of both images. SGD without
     gradient clipping, so the update is linear in the gradient (a sum instead of a mean would
-    show); augmentations left out, so each image is the same in both runs. The class axis is
-    padded to 256 as in the B/16 config: with 171 classes above the tiny model's 8 the learned
-    padding gets no gradient, and DDP (find_unused_parameters=False) reduces nothing in that
-    step (and fails at the next one)."""
+    show); augmentations left out, so each image is the same in both runs. 171 classes above the
+    tiny model's pad_len 8: the learned class padding is unused, yet must reach DDP's reducer
+    (without, no gradient is reduced in that step and the next one fails)."""
     root = make_catseg_coco_stuff(str(tmp_path / 'coco-stuff'), n=2)
     (tmp_path / 'rank_dump.py').write_text(RANK_DUMP)
     extra = ("custom_imports = dict(imports=['declip_mmseg', 'rank_dump'], allow_failed_imports=False)\n"
@@ -174,8 +170,8 @@ def test_dist_train_two_processes_average_gradients(tiny_eva, tmp_path, run_tool
              "env_cfg = dict(dist_cfg=dict(backend='gloo'))\n")
     pipeline = ("[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), "
                 "dict(type='PackSegInputs')]")
-    one = tiny_train_config(tmp_path / 'one.py', tiny_eva, root, 1, 1, 2, extra, pipeline, 256)
-    two = tiny_train_config(tmp_path / 'two.py', tiny_eva, root, 1, 1, 1, extra, pipeline, 256)
+    one = tiny_train_config(tmp_path / 'one.py', tiny_eva, root, 1, 1, 2, extra, pipeline)
+    two = tiny_train_config(tmp_path / 'two.py', tiny_eva, root, 1, 1, 1, extra, pipeline)
     env = {'PORT': str(29800 + os.getpid() % 1000), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1',
            'PYTHONPATH': os.pathsep.join([REPO, str(tmp_path)])}
     proc = run_process(['bash', 'tools/dist_train.sh', two, '2', '--work-dir', str(tmp_path / 'two')],
