@@ -184,7 +184,8 @@ class ClassAggregation(nn.Module):
     The map of every class is average-pooled by ``pooling_size``; when T < ``pad_len`` the class
     axis is filled up with the learned ``padding_tokens`` (and the text guidance with
     ``padding_guidance``); pre-norm attention + MLP, both residual; the padding is dropped and the
-    result upsampled back (bilinear, ``align_corners=True``) and added to the input.
+    result upsampled back (bilinear, ``align_corners=True``) and added to the input. With
+    T >= ``pad_len`` the padding joins the graph with weight 0 (a zero gradient, for DDP).
     """
 
     def __init__(self, dim: int, guidance_dim: int, num_heads: int, pooling_size, pad_len: int):
@@ -211,6 +212,12 @@ class ClassAggregation(nn.Module):
             if guidance is not None and self.padding_guidance is not None:
                 guidance = torch.cat(
                     [guidance, self.padding_guidance.expand(B, pad, guidance.shape[-1])], dim=1)
+        elif self.padding_tokens is not None and torch.is_grad_enabled():
+            # T >= pad_len (the top-pad_len selection above it): the padding is unused. Weight 0
+            # keeps it in the graph, else DDP (find_unused_parameters=False) reduces no gradient
+            # in this step and stops at the next one
+            unused = [p for p in (self.padding_tokens, self.padding_guidance) if p is not None]
+            tokens = tokens + 0 * sum(p.sum() for p in unused)
         tokens = tokens.reshape(B * h * w, T + max(pad, 0), C)
         if guidance is not None:
             guidance = guidance[:, None].expand(B, h * w, *guidance.shape[1:]).reshape(
