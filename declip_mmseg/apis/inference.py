@@ -30,7 +30,7 @@ from ..clip import WeightsUnavailableError
 from ..fileio import check_output_file, safe_write
 from ..models.segmentors.postprocess import build_postprocess
 from ..models.segmentors.sliding_window import window_boxes
-from ..text import ClassNameError, ClassNameWarning, Vocabulary, load_vocabulary
+from ..text import ClassNameError, ClassNameWarning, Vocabulary
 from ..visualization import draw_overlay, read_rgb, write_label_map
 from .checks import check_config_values, check_value, check_window
 from .config import load_config, set_checkpoint
@@ -132,7 +132,7 @@ class OpenVocabInferencer:
         computed (and those are read from the cache when known). The same vocabulary again
         changes nothing and does not touch the text tower or the cache."""
         head = self.model.text_classifier
-        vocabulary = load_vocabulary(classes, head.allow_duplicate_names, head.split_synonyms)
+        vocabulary = head.parse_vocabulary(classes)  # each head's own rules (CAT-Seg's too)
         if vocabulary.classes == self.vocabulary.classes:
             return self.vocabulary
         warn_one_class_with_synonyms(vocabulary)

@@ -61,9 +61,13 @@ class CATSegTextEncoder(BaseModule):
     def num_classes(self) -> int:
         return self.vocabulary.num_classes
 
+    def parse_vocabulary(self, class_names: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
+        """``class_names`` read by this head's rules (duplicates allowed or not)."""
+        return load_vocabulary(class_names, allow_duplicates=self.allow_duplicate_names)
+
     def set_vocabulary(self, class_names: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
         """Use other class names from now on (tokens made here, embeddings on the next call)."""
-        vocabulary = load_vocabulary(class_names, allow_duplicates=self.allow_duplicate_names)
+        vocabulary = self.parse_vocabulary(class_names)
         names = vocabulary.class_labels if self.synonyms == 'first' else vocabulary.queries
         self.vocabulary = vocabulary
         self.names = list(names)

@@ -104,10 +104,14 @@ class ZeroShotTextClassifier(BaseModule):
     def num_classes(self) -> int:
         return self.vocabulary.num_classes
 
+    def parse_vocabulary(self, class_names: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
+        """``class_names`` read by this head's rules (duplicates, synonyms split or not)."""
+        return load_vocabulary(class_names, self.allow_duplicate_names, self.split_synonyms)
+
     def set_vocabulary(self, class_names: Union[str, Sequence[str], Vocabulary]) -> Vocabulary:
         """Score against other class names from now on; only their text embeddings are
         computed (or read from the cache), nothing else is rebuilt. Returns the vocabulary."""
-        vocabulary = load_vocabulary(class_names, self.allow_duplicate_names, self.split_synonyms)
+        vocabulary = self.parse_vocabulary(class_names)
         if self.embeddings_file is not None:
             embeddings = load_embeddings_file(self.embeddings_file, len(vocabulary.queries),
                                               vocabulary.source)
