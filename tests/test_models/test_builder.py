@@ -148,7 +148,7 @@ def test_inferencer_switches_vocabulary_and_reports_progress(tiny_clip, tmp_path
 def test_registry_lists_every_extension_table():
     assert {'qq', 'kk', 'vv', 'csa', 'qk', 'all', 'naclip', 'identity'} <= set(registry.ATTN_MODES)
     assert {'dinov2-B', 'dinov2-L', 'dino-B-8', 'dino-B-16', 'sam-B', 'sam-L'} == set(registry.VFMS)
-    assert set(registry.CHECKPOINT_FORMATS) == {'eva_clip'}
+    assert set(registry.CHECKPOINT_FORMATS) == {'eva_clip', 'split_qkv'}  # split_qkv: CAT-Seg's OpenAI
     assert {'declip', 'densevlm'} == set(registry.GRID_STYLES)
     assert {'pad', 'floor', 'corner'} == set(registry.PATCH_FITS)
     assert {'openai_imagenet', 'densevlm_hand_craft', 'name'} <= set(registry.TEMPLATE_SETS)
