@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import open_clip
@@ -435,6 +435,12 @@ def benchmark_methods(methods, model_name='ViT-B-16', height=448, width=608, num
     return rows
 
 
+def train_autocast(device: str, amp_dtype: Optional[str]):
+    """Autocast for a timed training step: ``amp_dtype`` ('float16', 'bfloat16') or off."""
+    return (torch.autocast(device, dtype=getattr(torch, amp_dtype)) if amp_dtype
+            else torch.autocast(device, enabled=False))
+
+
 def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size: int,
                     device: str, steps: int, amp_dtype=None) -> dict:
     """Time DeCLIP distillation steps (forward, backward, AdamW) with random weights;
@@ -461,8 +467,7 @@ def run_train_steps(model_name: str, vfm_name: str, image_size: int, batch_size:
     batch = {'inputs': batch['inputs'].to(device),
              'data_samples': {k: v.to(device) for k, v in batch['data_samples'].items()}}
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    autocast = (torch.autocast(device, dtype=getattr(torch, amp_dtype)) if amp_dtype
-                else torch.autocast(device, enabled=False))
+    autocast = train_autocast(device, amp_dtype)
 
     def step():
         with autocast:
@@ -514,8 +519,7 @@ def run_densevlm_train_steps(model_name: str, teacher_name: str, image_size: int
     inputs = batch['inputs'].to(device)
     samples = {k: v.to(device) for k, v in batch['data_samples'].items()}
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    autocast = (torch.autocast(device, dtype=getattr(torch, amp_dtype)) if amp_dtype
-                else torch.autocast(device, enabled=False))
+    autocast = train_autocast(device, amp_dtype)
 
     def step():
         with autocast:
@@ -550,8 +554,7 @@ def run_catseg_train_steps(model_name: str, image_size: int, batch_size: int, de
         samples.append(sample)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=2e-4, weight_decay=1e-4)
-    autocast = (torch.autocast(device, dtype=getattr(torch, amp_dtype)) if amp_dtype
-                else torch.autocast(device, enabled=False))
+    autocast = train_autocast(device, amp_dtype)
 
     def step():
         with autocast:

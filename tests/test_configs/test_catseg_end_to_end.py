@@ -15,6 +15,19 @@ from declip_mmseg.testing.catseg import (
 from declip_mmseg.testing.tools import REPO
 
 
+def write_tiny_config(path, dataset: str, arch: str, extra: str = '', model_extra: str = ''):
+    """The DeCLIP B/16 CAT-Seg config of ``dataset`` shrunk to the tiny CAT-Seg (narrow towers,
+    48 px slide protocol), plus ``model_extra`` model keys and ``extra`` config lines."""
+    aggregator = {k: v for k, v in TINY_CATSEG_AGGREGATOR.items() if k != 'type'}
+    path.write_text(
+        f"_base_ = [{os.path.join(REPO, f'configs/catseg/catseg_declip-eva02-b16_{dataset}.py')!r}]\n"
+        f"model = dict(backbone=dict(model_name={arch!r}), aggregator=dict(**{aggregator!r}),\n"
+        "    clip_resolution=(32, 32), guidance_layers=(0, 1), upsample_dims=(16, 8),\n"
+        f"    slide_size=(48, 48), slide_crop=32, slide_stride=16, size_divisor=8{model_extra})\n"
+        + extra)
+    return path
+
+
 @pytest.mark.slow
 def test_ade847_config_runs_end_to_end(tiny_eva, tmp_path, run_tool):
     arch, ckpt = tiny_eva
@@ -22,15 +35,9 @@ def test_ade847_config_runs_end_to_end(tiny_eva, tmp_path, run_tool):
     convert_ade20k_full(root, log=None)
     release = write_released_catseg(build_tiny_catseg(arch, pretrained=ckpt),
                                     str(tmp_path / 'catseg.pth'))
-    config = tmp_path / 'tiny_ade847.py'
-    aggregator = {k: v for k, v in TINY_CATSEG_AGGREGATOR.items() if k != 'type'}
-    config.write_text(
-        f"_base_ = [{os.path.join(REPO, 'configs/catseg/catseg_declip-eva02-b16_ade847.py')!r}]\n"
-        f"model = dict(backbone=dict(model_name={arch!r}), aggregator=dict(**{aggregator!r}),\n"
-        "    clip_resolution=(32, 32), guidance_layers=(0, 1), upsample_dims=(16, 8),\n"
-        "    slide_size=(48, 48), slide_crop=32, slide_stride=16, size_divisor=8)\n"
-        "test_dataloader = dict(num_workers=0, persistent_workers=False,\n"
-        f"    dataset=dict(data_root={root!r}))\n")
+    config = write_tiny_config(tmp_path / 'tiny_ade847.py', 'ade847', arch,
+                               "test_dataloader = dict(num_workers=0, persistent_workers=False,\n"
+                               f"    dataset=dict(data_root={root!r}))\n")
     show = tmp_path / 'show'
     proc = run_tool('test', [str(config), '--checkpoint', release, '--work-dir', str(tmp_path / 'work'),
                              '--show-dir', str(show)])
@@ -53,14 +60,8 @@ def test_open_vocab_inferencer(tiny_eva, tmp_path):
     arch, ckpt = tiny_eva
     release = write_released_catseg(build_tiny_catseg(arch, pretrained=ckpt),
                                     str(tmp_path / 'catseg.pth'))
-    config = tmp_path / 'tiny_demo.py'
-    aggregator = {k: v for k, v in TINY_CATSEG_AGGREGATOR.items() if k != 'type'}
-    config.write_text(
-        f"_base_ = [{os.path.join(REPO, 'configs/catseg/catseg_declip-eva02-b16_ade150.py')!r}]\n"
-        f"model = dict(backbone=dict(model_name={arch!r}), aggregator=dict(**{aggregator!r}),\n"
-        "    clip_resolution=(32, 32), guidance_layers=(0, 1), upsample_dims=(16, 8),\n"
-        "    slide_size=(48, 48), slide_crop=32, slide_stride=16, size_divisor=8,\n"
-        "    keep_seg_logits=True)\n")
+    config = write_tiny_config(tmp_path / 'tiny_demo.py', 'ade150', arch,
+                               model_extra=', keep_seg_logits=True')
     image = str(tmp_path / 'photo.jpg')
     Image.fromarray((np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)).save(image)
     inferencer = OpenVocabInferencer(str(config), classes='cat; dog, puppy; grass', checkpoint=release)
