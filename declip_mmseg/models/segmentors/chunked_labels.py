@@ -26,6 +26,8 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
+from .candidate_labels import SeparableLogits, resized, separable_labels, window_matrices
+
 Refine = Callable[[torch.Tensor, slice], torch.Tensor]
 # queries per chunk: few enough to keep the temporaries small and reused (measured on 2 cores:
 # 8 MB chunks were 2x slower than 64 MB ones, the per-op overhead dominating)
@@ -81,6 +83,15 @@ class WindowLogits:
         """(Q, H, W) all queries (``keep_seg_logits``)."""
         return self.queries(slice(None))
 
+    def separable(self, size: Sequence[int]) -> Optional[SeparableLogits]:
+        """The windows' average resized to ``size`` as matrices (:mod:`.candidate_labels`),
+        or None where the windows are not a full grid of equal windows."""
+        if not self.parts:
+            return None
+        sep = window_matrices(self.size, [p[0] for p in self.parts], [p[1] for p in self.parts],
+                              self.parts[0][2])
+        return None if sep is None else resized(sep, size)
+
 
 class TensorLogits:
     """A (Q, h, w) logit tensor seen through :class:`WindowLogits`'s interface."""
@@ -101,6 +112,11 @@ class TensorLogits:
 
     def dense(self) -> torch.Tensor:
         return self.logits
+
+    def separable(self, size: Sequence[int]) -> SeparableLogits:
+        """The grid resized to ``size`` as matrices (:mod:`.candidate_labels`)."""
+        _, h, w = self.logits.shape
+        return resized(SeparableLogits(self.logits.float(), torch.eye(h), torch.eye(w)), size)
 
 
 Logits = Union[torch.Tensor, WindowLogits, TensorLogits]
@@ -128,7 +144,7 @@ def chunk_size_for(num_queries: int, size: Sequence[int], budget_bytes: int,
 def labels_in_chunks(logits: Logits, size: Sequence[int], query_to_class: torch.Tensor,
                      logit_scale: float, prob_thd: float = 0.0, chunk: int = 16,
                      refine: Optional[Refine] = None,
-                     excluded_classes: Optional[torch.Tensor] = None):
+                     excluded_classes: Optional[torch.Tensor] = None, with_prob: bool = True):
     """Best class and its probability per pixel at ``size``.
 
     Args:
@@ -144,20 +160,33 @@ def labels_in_chunks(logits: Logits, size: Sequence[int], query_to_class: torch.
         excluded_classes: (C,) bool; these classes keep their share of the softmax's
             denominator but can never be the label (SCLIP's ``area_thd`` sets their
             probability to 0 after the softmax).
+        with_prob: return the probability even where ``prob_thd`` does not need it.
+
+    Without ``refine`` the labels come from :func:`.candidate_labels.separable_labels`
+    (bounds at the patch grid, the few candidate queries evaluated at full size) wherever the
+    geometry allows; the chunks below are the general path.
 
     Returns:
-        labels (1, H, W) long, best probability (1, H, W) float32.
+        labels (1, H, W) long, best probability (1, H, W) float32 (or None when
+        ``with_prob`` is False and the candidate path ran).
     """
     logits = as_logits(logits)
     Q = logits.num_queries
     H, W = int(size[0]), int(size[1])
     device = logits.device
+    if excluded_classes is not None:
+        excluded_queries = excluded_classes.to(device)[query_to_class.to(device)]
+    if refine is None and (excluded_classes is None or not bool(excluded_queries.all())):
+        sep = logits.separable((H, W))
+        if sep is not None:
+            return separable_labels(sep, query_to_class, logit_scale, prob_thd,
+                                    None if excluded_classes is None else excluded_queries,
+                                    budget_bytes=8 * max(1, int(chunk)) * H * W,
+                                    with_prob=with_prob)
     run_sum = torch.zeros((H, W), device=device)
     best = torch.full((H, W), float('-inf'), device=device)
     best_query = torch.zeros((H, W), dtype=torch.long, device=device)
     query_to_class = query_to_class.to(device)
-    if excluded_classes is not None:
-        excluded_queries = excluded_classes.to(device)[query_to_class]
     # the softmax's shift: an upper bound known in advance, else a running max (refine)
     run_max = (None if refine is not None else
                upsample(logits.max_map()[None], (H, W))[0].mul_(logit_scale))

@@ -15,7 +15,7 @@ corner   zero padding at the bottom / right, logits of the padded grid stretched
          MaskCLIP (mmseg's ``PatchEmbed(padding='corner')``)
 =======  ==================================================================================
 """
-from typing import Callable, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -23,11 +23,43 @@ import torch.nn.functional as F
 from ...registry import register_patch_fit
 from .sliding_window import centered_padding
 
-Restore = Callable[[torch.Tensor, bool], torch.Tensor]
+
+def resize_matrix(in_size: int, out_size: int) -> torch.Tensor:
+    """(out_size, in_size) weights of one axis of ``F.interpolate(mode='bilinear',
+    align_corners=False)``, read from torch's own resize of a one-pixel-wide identity."""
+    eye = torch.eye(in_size).view(1, in_size, in_size, 1)
+    return F.interpolate(eye, size=(out_size, 1), mode='bilinear')[0, :, :, 0].T.contiguous()
 
 
-def _stretch_to(size) -> Restore:
-    return lambda logits, grid_if_unpadded: F.interpolate(logits, size=size, mode='bilinear')
+class Restore:
+    """``restore(logits, grid_if_unpadded)``: patch-grid logits (B, Q, h, w) -> (B, Q, H, W),
+    a bilinear resize to ``size`` then the crop ``box`` (top, left, H, W) if given.
+
+    ``keep_grid``: with ``grid_if_unpadded`` the grid is returned as it is (ClearCLIP's
+    whole-image rule, only where no padding was added). :meth:`matrices` gives the same map
+    as one matrix per axis (:mod:`.candidate_labels`).
+    """
+
+    def __init__(self, size: Tuple[int, int], box: Optional[Tuple[int, int, int, int]] = None,
+                 keep_grid: bool = False):
+        self.size, self.box, self.keep_grid = tuple(size), box, keep_grid
+
+    def __call__(self, logits: torch.Tensor, grid_if_unpadded: bool) -> torch.Tensor:
+        if self.keep_grid and grid_if_unpadded:
+            return logits
+        logits = F.interpolate(logits, size=self.size, mode='bilinear')
+        if self.box is None:
+            return logits
+        top, left, H, W = self.box
+        return logits[:, :, top:top + H, left:left + W]
+
+    def matrices(self, grid: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """rows (H, h) and cols (W, w) with ``restore(g) = rows @ g @ cols^T`` per channel."""
+        rows, cols = resize_matrix(grid[0], self.size[0]), resize_matrix(grid[1], self.size[1])
+        if self.box is not None:
+            top, left, H, W = self.box
+            rows, cols = rows[top:top + H], cols[left:left + W]
+        return rows, cols
 
 
 @register_patch_fit('floor')
@@ -35,7 +67,7 @@ def fit_floor(inputs: torch.Tensor, m: int) -> Tuple[torch.Tensor, Restore]:
     H, W = inputs.shape[-2:]
     if H < m or W < m:
         raise ValueError(f"patch_fit='floor': input {H}x{W} is smaller than a patch")
-    return inputs[:, :, :H - H % m, :W - W % m], _stretch_to((H, W))
+    return inputs[:, :, :H - H % m, :W - W % m], Restore((H, W))
 
 
 @register_patch_fit('corner')
@@ -43,7 +75,7 @@ def fit_corner(inputs: torch.Tensor, m: int) -> Tuple[torch.Tensor, Restore]:
     H, W = inputs.shape[-2:]
     right, bottom = (-W) % m, (-H) % m
     padded = F.pad(inputs, (0, right, 0, bottom)) if (right or bottom) else inputs
-    return padded, _stretch_to((H, W))
+    return padded, Restore((H, W))
 
 
 @register_patch_fit('pad')
@@ -51,12 +83,6 @@ def fit_pad(inputs: torch.Tensor, m: int) -> Tuple[torch.Tensor, Restore]:
     H, W = inputs.shape[-2:]
     left, right, top, bottom = centered_padding(H, W, m)
     if not (left or right or top or bottom):
-        return inputs, lambda logits, grid_if_unpadded: (
-            logits if grid_if_unpadded else F.interpolate(logits, size=(H, W), mode='bilinear'))
+        return inputs, Restore((H, W), keep_grid=True)
     padded = F.pad(inputs, (left, right, top, bottom))
-
-    def restore(logits, grid_if_unpadded):
-        logits = F.interpolate(logits, size=padded.shape[-2:], mode='bilinear')
-        return logits[:, :, top:top + H, left:left + W]
-    return padded, restore
-
+    return padded, Restore(tuple(padded.shape[-2:]), (top, left, H, W))

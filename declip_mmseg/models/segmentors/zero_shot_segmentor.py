@@ -291,11 +291,12 @@ class ZeroShotSegmentor(BaseSegmentor):
         probs_steps = [step for step in self.postprocess if step.stage == 'probs']
         if probs_steps:
             # 'probs' steps drop whole classes, decided on the plain argmax (a first pass)
-            argmax, _ = labels_in_chunks(logits, prob_thd=0.0, **run)
+            argmax, _ = labels_in_chunks(logits, prob_thd=0.0, with_prob=False, **run)
             excluded = torch.zeros(self.num_classes, dtype=torch.bool, device=logits.device)
             for step in probs_steps:
                 excluded |= step.dropped_classes(argmax[0], self.num_classes)
-        labels, _ = labels_in_chunks(logits, prob_thd=self.prob_thd, excluded_classes=excluded, **run)
+        labels, _ = labels_in_chunks(logits, prob_thd=self.prob_thd, excluded_classes=excluded,
+                                     with_prob=False, **run)
         return labels
 
     def refine_logits(self, logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
