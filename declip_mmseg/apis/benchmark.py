@@ -49,7 +49,7 @@ from ..clip import resolve_model_name
 from ..datasets.grid_distill import GridDistillDataset
 from ..models.backbones.vfm import build_timm_vit
 from ..models.segmentors.sliding_window import window_boxes
-from ..models.utils.cpu_amp import cpu_amp_is_fast
+from ..models.utils.cpu_amp import cpu_amp_is_fast, measured_amp_speedup
 from .allocator import keep_freed_memory, minor_page_faults
 
 MODES = ('reference', 'one-window', 'batched', 'batched-bf16')
@@ -92,7 +92,8 @@ def reference_predict(model, img: torch.Tensor):
 
 def cpu_variants() -> dict:
     """Name -> the segmentor settings of each CPU variant (``cpu_fast_path``, ``cpu_amp_dtype``);
-    bf16 only where the CPU has it natively."""
+    bf16 where the CPU has bf16 instructions, also where they measured slower than fp32 (Intel
+    without AMX): the table shows that row as it is, while ``cpu_amp_dtype='auto'`` skips it."""
     variants = {'clearclip-loop': (False, None), 'project-fp32': (False, None),
                 'project-fast': (True, None)}
     if cpu_amp_is_fast(torch.bfloat16)[0]:
@@ -191,7 +192,9 @@ PROTOCOLS = ((448, 224), (336, 112), (224, 112))
 
 
 def cpu_summary() -> str:
-    """This CPU (model, AVX-512 / AMX, native bf16), torch threads and the load average."""
+    """This CPU (model, AVX-512 / AMX, native bf16 and its measured speed against fp32:
+    :func:`~declip_mmseg.models.utils.cpu_amp.measured_amp_speedup`), torch threads and the
+    load average."""
     import os
     import platform
     name = platform.processor() or platform.machine()
@@ -208,7 +211,8 @@ def cpu_summary() -> str:
     load = ', '.join(f'{v:.2f}' for v in os.getloadavg())
     return (f"CPU: {name}, {os.cpu_count()} cores, AVX-512: {'yes' if 'avx512f' in flags else 'no'}, "
             f"AMX: {'yes' if 'amx_tile' in flags else 'no'}, native bf16: "
-            f"{'yes' if bf16[0] else 'no'} ({bf16[1]}); torch {torch.__version__}, "
+            f"{'yes' if bf16[0] else 'no'} ({bf16[1]}), bf16 products "
+            f'{measured_amp_speedup(torch.bfloat16):.2f}x fp32 (measured); torch {torch.__version__}, '
             f'{torch.get_num_threads()} threads; load average {load}')
 
 

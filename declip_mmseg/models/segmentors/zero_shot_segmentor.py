@@ -79,9 +79,11 @@ class ZeroShotSegmentor(BaseSegmentor):
             None for fp32).
         cpu_amp_dtype: autocast dtype on the CPU: None (default) keeps fp32, the papers'
             numbers; ``'auto'`` (the demo configs) is bf16 where the CPU has native bf16
-            (AMX or AVX512-BF16) and fp32 elsewhere (logged once).
+            (AMX or AVX512-BF16) and bf16 products measured at start-up run at least 1.2x
+            faster than fp32 (not on Intel without AMX), fp32 elsewhere (logged once).
             ``'bfloat16'`` runs the backbone's matrix products about 4x faster on CPUs
-            with bf16 instructions, at bf16 rounding; slower on CPUs without (a warning says so, see
+            with fast bf16 (AMX, AMD Zen 4+), at bf16 rounding; slower on CPUs without, or
+            with AVX512-BF16 but no AMX (a warning says so, see
             :mod:`declip_mmseg.models.utils.cpu_amp`).
         cpu_fast_path: on the CPU, run the towers' linears through oneDNN with weights
             packed once per model and attention through fused kernels
