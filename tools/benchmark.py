@@ -9,6 +9,7 @@ training-free methods and CAT-Seg, and training steps (DeCLIP, DenseVLM, CAT-Seg
     python tools/benchmark.py --web                 # the web page's seconds per click, 640x480
     python tools/benchmark.py --cpu                 # ClearCLIP's loop vs fp32 vs CPU fast path (+ bf16)
     python tools/benchmark.py --cpu --fresh 3       # the same image in 3 fresh processes
+    python tools/benchmark.py --cpu --method proxyclip  # ProxyCLIP's own loop vs the project (+ bf16)
     python tools/benchmark.py --method catseg --classes 150 --devices cuda  # CAT-Seg slide, B/16
     python tools/benchmark.py --train --method catseg --batch 1   # CAT-Seg step: 384 crops, 171
 
@@ -19,6 +20,7 @@ import argparse
 
 from declip_mmseg.apis.allocator import keep_freed_memory
 from declip_mmseg.apis.benchmark import (
+    CPU_METHODS,
     METHOD_CONFIGS,
     PROTOCOLS,
     TRAIN_CONFIGS,
@@ -63,7 +65,8 @@ def main(argv=None):
                              '640x480; first vocabulary, a second one, the second again)')
     parser.add_argument('--cpu', action='store_true',
                         help="CPU paths: ClearCLIP's one-window loop, project fp32, fast path, bf16 "
-                        'where native, at 448/224, 336/112, 224/112 (448x640 image)')
+                        'where native, at 448/224, 336/112, 224/112 (448x640 image); with '
+                        '--method proxyclip: its own loop (fp32 and bf16) and protocol instead')
     parser.add_argument('--class-counts', type=int, nargs='+', default=[21, 150, 847],
                         help='--cpu: numbers of classes')
     parser.add_argument('--protocols', nargs='+', default=[f'{c}/{s}' for c, s in PROTOCOLS],
@@ -100,8 +103,12 @@ def main(argv=None):
             print(f'{model}, {args.height}x{width}, {crop}/{stride}, {args.class_counts[0]} classes, '
                   f'{args.fresh} fresh processes')
         else:
+            methods = args.method or [None]
+            wrong = [m for m in methods if m is not None and m not in CPU_METHODS]
+            if len(methods) != 1 or wrong:
+                parser.error(f'--cpu --method takes one of {CPU_METHODS}, got {args.method}')
             rows, peak = benchmark_cpu(model, args.height, width, protocols, args.class_counts,
-                                       args.repeats)
+                                       args.repeats, method=methods[0])
             print(f"GEMM peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s")
             print(f'{model}, {args.height}x{width}, random weights, median of {args.repeats} '
                   'interleaved runs; parity vs project-fp32 (eager)')

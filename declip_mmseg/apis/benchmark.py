@@ -24,6 +24,7 @@ machine's measured GEMM peak, minor page faults per image and parity with fp32 e
 softmax, labels) of the training-free methods under their own protocols next
 to ClearCLIP's, on the same image (``tools/benchmark.py --method naclip``).
 """
+import contextlib
 import json
 import os.path as osp
 import resource
@@ -53,13 +54,18 @@ from ..models.utils.cpu_amp import cpu_amp_is_fast, measured_amp_speedup
 from .allocator import keep_freed_memory, minor_page_faults
 
 MODES = ('reference', 'one-window', 'batched', 'batched-bf16')
+PROTOCOLS = ((448, 224), (336, 112), (224, 112))
+# --cpu labels with a probability threshold, so that every variant computes the softmax
+CPU_PROB_THD = 0.1
+# --cpu --method: methods whose own loop is ClearCLIP's skeleton (no full-size refinement)
+CPU_METHODS = ('clearclip', 'proxyclip', 'maskclip')
 VOC21 = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
          'chair', 'cow', 'dining table', 'dog', 'horse', 'motorbike', 'person', 'potted plant',
          'sheep', 'sofa', 'train', 'tv monitor']
 
 
 def build_segmentor(model_name: str, crop: int, stride: int, window_batch_size: int,
-                    num_classes: int, amp_dtype, cpu_amp_dtype=None):
+                    num_classes: int, amp_dtype, cpu_amp_dtype=None, prob_thd: float = 0.0):
     """Random-weight segmentor at the real architecture's size."""
 
     names = (VOC21 + [f'class {i}' for i in range(len(VOC21), num_classes)])[:num_classes]
@@ -68,7 +74,7 @@ def build_segmentor(model_name: str, crop: int, stride: int, window_batch_size: 
         backbone=dict(type='DeCLIPViT', model_name=model_name, pretrained=None, attn_mode='qq'),
         text_classifier=dict(type='ZeroShotTextClassifier', class_names=names, templates='name'),
         slide_crop=crop, slide_stride=stride, window_batch_size=window_batch_size,
-        amp_dtype=amp_dtype, cpu_amp_dtype=cpu_amp_dtype)).eval()
+        amp_dtype=amp_dtype, cpu_amp_dtype=cpu_amp_dtype, prob_thd=prob_thd)).eval()
 
 
 def reference_slide(model, img: torch.Tensor) -> torch.Tensor:
@@ -90,15 +96,34 @@ def reference_predict(model, img: torch.Tensor):
     return model.classify(reference_slide(model, img)[0])
 
 
-def cpu_variants() -> dict:
-    """Name -> the segmentor settings of each CPU variant (``cpu_fast_path``, ``cpu_amp_dtype``);
-    bf16 where the CPU has bf16 instructions, also where they measured slower than fp32 (Intel
-    without AMX): the table shows that row as it is, while ``cpu_amp_dtype='auto'`` skips it."""
-    variants = {'clearclip-loop': (False, None), 'project-fp32': (False, None),
-                'project-fast': (True, None)}
+def cpu_variants(loop: str = 'clearclip', loop_bf16: bool = False) -> dict:
+    """Name -> ``(cpu_fast_path, cpu_amp_dtype, own_loop)`` of each CPU variant: the method's
+    own one-window loop (``'<loop>-loop'``), the project's eager fp32, its fast path; bf16
+    where the CPU has bf16 instructions, also where they measured slower than fp32 (Intel
+    without AMX): the table shows that row as it is, while ``cpu_amp_dtype='auto'`` skips it.
+    ``loop_bf16``: the own loop in bf16 as well (ProxyCLIP's code vs the project in bf16)."""
+    variants = {f'{loop}-loop': (False, None, True), 'project-fp32': (False, None, False),
+                'project-fast': (True, None, False)}
     if cpu_amp_is_fast(torch.bfloat16)[0]:
-        variants['project-fast-bf16'] = (True, torch.bfloat16)
+        if loop_bf16:
+            variants[f'{loop}-loop-bf16'] = (False, torch.bfloat16, True)
+        variants['project-fast-bf16'] = (True, torch.bfloat16, False)
     return variants
+
+
+@contextlib.contextmanager
+def materialised_attention(model):
+    """timm's attention blocks (the proxy VFM) as the original DINO code computes them:
+    ``softmax(q k^T * scale) v`` with the weights in memory, not the fused kernel."""
+    blocks = [m for m in model.modules() if hasattr(m, 'fused_attn')]
+    before = [m.fused_attn for m in blocks]
+    for m in blocks:
+        m.fused_attn = False
+    try:
+        yield
+    finally:
+        for m, fused in zip(blocks, before):
+            m.fused_attn = fused
 
 
 def gemm_peak(size: int = 2048, repeats: int = 3) -> dict:
@@ -124,33 +149,56 @@ def gemm_peak(size: int = 2048, repeats: int = 3) -> dict:
 def predict_flops(model, img: torch.Tensor) -> float:
     """Floating-point operations of one ``predict`` of ``img``: torch's flop counter (matrix
     products, convolutions, attention) on one window of the eager fp32 path, times the number
-    of windows (the labelling's elementwise work is not counted)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    of windows (the labelling's elementwise work is not counted). ``nn.MultiheadAttention``'s
+    fused inference op is switched off while counting (the counter cannot see into it) and the
+    CPU's flash attention is counted as attention."""
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
     model.cpu_fast_path, model.cpu_amp_dtype = False, None
     boxes = window_boxes(*img.shape[-2:], model.slide_crop, model.slide_stride)
     y1, y2, x1, x2 = boxes[0]
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model.query_logits(img[:, :, y1:y2, x1:x2])
+    cpu_attention = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu:
+                     lambda q, k, v, *args, out_shape=None, **kwargs: sdpa_flop_count(q, k, v)}
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with FlopCounterMode(display=False, custom_mapping=cpu_attention) as counter, \
+                torch.no_grad():
+            model.query_logits(img[:, :, y1:y2, x1:x2])
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     return float(counter.get_total_flops()) * len(boxes)
 
 
 def run_cpu_protocol(model_name: str, height: int, width: int, crop: int, stride: int,
-                     num_classes: int, repeats: int, peak: dict, flops: float = 0.0) -> List[dict]:
+                     num_classes: int, repeats: int, peak: dict, flops: float = 0.0,
+                     method: Optional[str] = None) -> List[dict]:
     """One protocol and class count: every :func:`cpu_variants` entry on the same model and
     image, interleaved ``repeats`` times after a warm-up that also gives the parity figures
     (probabilities and labels against the project's eager fp32); rows with median ms / image.
-    ``flops``: the work of one prediction (0: counted here on the eager path)."""
+    ``flops``: the work of one prediction (0: counted here on the eager path). ``method``: a
+    method config of :data:`CPU_METHODS` (its own windows; ``crop`` and ``stride`` unused)
+    instead of ClearCLIP's; its own loop runs its VFM's attention materialised, as the
+    original code does."""
     torch.manual_seed(0)
-    model = build_segmentor(model_name, crop, stride, 16, num_classes, None, None)
+    if method is None:
+        model = build_segmentor(model_name, crop, stride, 16, num_classes, None, None,
+                                prob_thd=CPU_PROB_THD)
+    else:
+        cfg = method_model_cfg(method, model_name, num_classes, None)
+        model = MODELS.build(dict(cfg, prob_thd=CPU_PROB_THD)).eval()
+        crop, stride = model.slide_crop, model.slide_stride
     img = torch.randn(1, 3, height, width)
-    variants = cpu_variants()
+    loop = method or 'clearclip'
+    variants = cpu_variants(loop, loop_bf16=method is not None)
 
     def run(name, keep=False):
-        model.cpu_fast_path, model.cpu_amp_dtype = variants[name]
+        fast, dtype, own_loop = variants[name]
+        model.cpu_fast_path, model.cpu_amp_dtype = fast, dtype
         model.keep_seg_logits = keep
         with torch.no_grad():
-            if name == 'clearclip-loop':
-                return reference_predict(model, img)
+            if own_loop:
+                with materialised_attention(model):
+                    return reference_predict(model, img)
             sample = model.predict(img)[0]
             return (sample.seg_logits.data if keep else None), sample.pred_sem_seg.data
 
@@ -180,15 +228,12 @@ def run_cpu_protocol(model_name: str, height: int, width: int, crop: int, stride
         rows.append(dict(
             protocol=f'{crop}/{stride}', classes=num_classes, variant=name,
             ms_per_image=round(sec * 1000, 1),
-            vs_clearclip=round(statistics.median(times['clearclip-loop']) / sec, 2),
+            vs_loop=round(statistics.median(times[f'{loop}-loop']) / sec, 2),
             gflop=round(flops / 1e9, 2), gflop_per_s=round(gflops, 1),
             pct_of_peak=round(100 * gflops / peak[dtype], 1),
             page_faults=int(statistics.median(faults[name])),
             max_prob_diff=parity[name][0], labels_changed_pct=round(parity[name][1], 4)))
     return rows
-
-
-PROTOCOLS = ((448, 224), (336, 112), (224, 112))
 
 
 def cpu_summary() -> str:
@@ -217,17 +262,19 @@ def cpu_summary() -> str:
 
 
 def benchmark_cpu(model_name='ViT-B-16', height=448, width=640, protocols=PROTOCOLS,
-                  class_counts=(21, 150, 847), repeats=3) -> Tuple[List[dict], dict]:
+                  class_counts=(21, 150, 847), repeats=3,
+                  method: Optional[str] = None) -> Tuple[List[dict], dict]:
     """:func:`run_cpu_protocol` for every protocol and class count, in this process; returns
-    the rows and the measured GEMM peak (GFLOP/s, fp32 and bf16)."""
+    the rows and the measured GEMM peak (GFLOP/s, fp32 and bf16). ``method``: that method's
+    config and own protocol instead (``protocols`` unused)."""
     keep_freed_memory()
     peak = gemm_peak()
     rows = []
-    for crop, stride in protocols:
+    for crop, stride in (protocols if method is None else [(0, 0)]):
         flops = 0.0  # counted at the first class count; the text head is ~1% of it
         for classes in class_counts:
             rows += run_cpu_protocol(model_name, height, width, crop, stride, classes, repeats,
-                                     peak, flops)
+                                     peak, flops, method=method)
             flops = flops or rows[-1]['gflop'] * 1e9
     return rows, peak
 

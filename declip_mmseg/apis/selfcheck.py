@@ -38,6 +38,7 @@ from PIL import Image
 from ..datasets.grid_distill import GridDistillDataset
 from ..models.heads import ZeroShotTextClassifier
 from ..models.utils import cpu_amp_is_fast
+from ..models.utils.cpu_amp import measured_amp_speedup
 from ..testing import TINY_EVA_ARCH, TINY_VFM_ARCH, write_tiny_clip, write_tiny_vfm
 from ..testing.synthetic_data import make_voc
 from .benchmark import benchmark, benchmark_train, format_table
@@ -364,8 +365,9 @@ def describe_device(device: str) -> str:
         return (f'{torch.cuda.get_device_name()} (CUDA {torch.version.cuda}), '
                 f'torch {torch.__version__}, {torch.cuda.device_count()} GPU(s)')
     fast, why = cpu_amp_is_fast(torch.bfloat16)
+    measured = f', measured {measured_amp_speedup(torch.bfloat16):.2f}x fp32' if fast else ''
     return (f'CPU ({os.cpu_count()} cores, torch {torch.__version__}, '
-            f"bf16 {'fast' if fast else 'slow'}: {why})")
+            f"bf16 instructions {'yes' if fast else 'no'}: {why}{measured})")
 
 
 def selfcheck(device: Optional[str] = None, real_size: bool = True,

@@ -1,6 +1,7 @@
 """apis/benchmark.py through tools/benchmark.py: inference methods and DenseVLM training."""
 
 import pytest
+import torch
 
 from declip_mmseg.testing import TINY_EVA_TEACHER_ARCH as TEACHER_ARCH
 from declip_mmseg.testing import write_tiny_clip
@@ -77,6 +78,29 @@ def test_cpu_benchmark_table(tiny_clip, run_tool):
     rows = [dict(zip(header, (c.strip() for c in line.split('|')[1:-1]))) for line in lines[1:]]
     assert [(r['classes'], r['variant']) for r in rows][:3] == [
         ('3', 'clearclip-loop'), ('3', 'project-fp32'), ('3', 'project-fast')]
+    assert all(float(r['vs_loop']) > 0 for r in rows)
     assert {r['classes'] for r in rows} == {'3', '30'}
     assert all(float(r['max_prob_diff']) <= 1e-5 for r in rows if 'bf16' not in r['variant'])
     assert all(int(r['page_faults']) >= 0 and float(r['gflop']) > 0 for r in rows)
+
+
+def test_own_loop_runs_the_vfm_attention_materialised():
+    """--cpu --method proxyclip: the own loop computes timm's attention as DINO's code does
+    (weights in memory), the same values as the fused kernel, and restores the blocks."""
+    import timm
+
+    from declip_mmseg.apis.benchmark import cpu_variants, materialised_attention
+    vit = timm.create_model('vit_tiny_patch16_224', pretrained=False, img_size=32, depth=2).eval()
+    blocks = [m for m in vit.modules() if hasattr(m, 'fused_attn')]
+    assert blocks and all(m.fused_attn for m in blocks)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        fused = vit(x)
+        with materialised_attention(vit):
+            assert not any(m.fused_attn for m in blocks)
+            plain = vit(x)
+    assert all(m.fused_attn for m in blocks)
+    torch.testing.assert_close(plain, fused, atol=1e-5, rtol=1e-5)
+    variants = cpu_variants('proxyclip', loop_bf16=True)
+    assert variants['proxyclip-loop'] == (False, None, True)
+    assert variants['project-fast'] == (True, None, False)

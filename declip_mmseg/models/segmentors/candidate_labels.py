@@ -11,7 +11,9 @@ with ``A`` (H, R*gh) and ``B`` (W, C*gw) the row and column resize matrices, the
 counts folded in (rows of non-negative weights summing to 1). Rows y whose weights have the
 same support ``S`` share the bounds ``min_{k in S} T_q[k, x] <= z_q(y, x) <= max_{k in S}
 T_q[k, x]``: a query whose upper bound is below another query's lower bound is never the
-best there. Only the remaining candidates (a few of 847) are evaluated at full size; the
+best there. The per-cell mean over queries is subtracted first (neither the argmax nor the
+softmax sees a term shared by all queries, and CLIP's cosines share a strong one): only the
+remaining candidates (tens of 847) are evaluated at full size; the
 softmax's denominator (only needed for ``prob_thd > 0``) is one pass of matrix products and
 exponentials over all queries.
 
@@ -135,6 +137,10 @@ def separable_labels(sep: SeparableLogits, query_to_class: torch.Tensor, logit_s
     ``with_prob``; always computed when ``prob_thd > 0``).
     """
     grids, rows, cols = sep
+    # the labels and the softmax ignore what all queries share per pixel: without it (the
+    # per-cell mean) the bounds of a run are narrow and few queries remain candidates
+    grids = grids - grids.mean(0, keepdim=True)
+    sep = SeparableLogits(grids, rows, cols)
     Q, K = grids.shape[:2]
     H, W = rows.shape[0], cols.shape[0]
     device = grids.device

@@ -84,10 +84,8 @@ def test_excluded_classes_and_the_softmax_share():
     check(labels, None, (ref_labels, ref_prob, gap))
 
 
-def test_many_candidates_take_the_argmax_path():
-    """Rough, nearly equal logits leave many candidates per column: same labels."""
-    query_to_class = torch.arange(30)
-    windows = slide((40, 56), 40, 16, 30, smooth=False, seed=5)
+def candidate_counts(windows, size, query_to_class, prob_thd=0.0):
+    """Labels, probabilities and the most candidates per column of every run."""
     counts = []
     real = candidate_labels._candidates_per_column
 
@@ -96,21 +94,31 @@ def test_many_candidates_take_the_argmax_path():
         return real(cand)
     candidate_labels._candidates_per_column = spy
     try:
-        labels, prob = labels_in_chunks(windows, (40, 56), query_to_class, 50.0, 0.0)
+        labels, prob = labels_in_chunks(windows, size, query_to_class, 50.0, prob_thd)
     finally:
         candidate_labels._candidates_per_column = real
+    return labels, prob, counts
+
+
+def test_many_candidates_take_the_argmax_path():
+    """Rough, nearly equal logits leave many candidates per column: same labels."""
+    query_to_class = torch.arange(30)
+    windows = slide((40, 56), 40, 16, 30, smooth=False, seed=5)
+    labels, prob, counts = candidate_counts(windows, (40, 56), query_to_class)
     assert max(counts) > candidate_labels.FEW_CANDIDATES
     check(labels, prob, reference(windows, (40, 56), query_to_class, 50.0, 0.0))
 
 
 def test_few_candidates_survive_the_bounds():
-    """Smooth logits of 200 queries: a handful of candidates per column, not all."""
+    """Smooth logits of 200 queries on a strong field that all queries share (as CLIP's
+    cosines have): a handful of candidates per column, not all, and the same labels."""
     windows = slide((64, 64), 64, 32, 200, seed=7)
-    sep = windows.separable((64, 64))
-    T = torch.matmul(sep.grids, sep.cols.T)
-    runs = candidate_labels.row_runs(sep.rows)
-    counts = [int((T[:, s].amax(1) >= T[:, s].amin(1).amax(0)).sum(0).max()) for _, _, s in runs]
+    field = torch.randn(1, *windows.parts[0][1].shape[1:], generator=torch.Generator().manual_seed(8))
+    for i, (box, grid, restore) in enumerate(windows.parts):
+        windows.parts[i] = (box, grid + 0.5 * field, restore)
+    labels, prob, counts = candidate_counts(windows, (64, 64), torch.arange(200), 0.05)
     assert max(counts) < 40
+    check(labels, prob, reference(windows, (64, 64), torch.arange(200), 50.0, 0.05))
 
 
 def test_windows_off_a_grid_take_the_chunked_path():
