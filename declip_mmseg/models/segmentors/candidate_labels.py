@@ -104,7 +104,7 @@ def row_runs(rows: torch.Tensor) -> List[Tuple[int, int, torch.Tensor]]:
 def _candidates_per_column(cand: torch.Tensor) -> torch.Tensor:
     """(Q, w) bool -> (k, w) query indices, each column's candidates in ascending order,
     padded with its first candidate (k: the most candidates of a column)."""
-    cols, queries = cand.T.nonzero(as_tuple=True)                  # sorted by column, then query
+    cols, queries = cand.T.contiguous().nonzero(as_tuple=True)     # by column, then query
     counts = cand.sum(0)
     first = torch.cumsum(counts, 0) - counts
     out = queries[first].repeat(int(counts.max()), 1)              # every column has >= 1
@@ -150,19 +150,22 @@ def separable_labels(sep: SeparableLogits, query_to_class: torch.Tensor, logit_s
     best_query = torch.empty((H, W), dtype=torch.long, device=device)
     best = torch.empty((H, W), device=device)
     tile = max(1, min(W, budget_bytes // max(1, 8 * Q * K)))     # T and one run's slice
+    # |T| <= max |grids|: the rows of cols are convex weights
+    slack = BOUND_SLACK_ULPS * torch.finfo(grids.dtype).eps * float(grids.abs().max())
     for x0 in range(0, W, tile):
         x1 = min(W, x0 + tile)
-        T = torch.matmul(grids, cols[x0:x1].T)                     # (Q, K, w)
-        slack = BOUND_SLACK_ULPS * torch.finfo(T.dtype).eps * float(T.abs().max())
+        T = torch.matmul(grids.transpose(0, 1), cols[x0:x1].T)     # (K, Q, w)
         for y0, y1, support in runs:
-            Ts = T.index_select(1, support)                        # (Q, s, w)
-            hi, lo = Ts.amax(1), Ts.amin(1)
+            cells = [T[k] for k in support.tolist()]               # (Q, w) each
+            hi, lo = cells[0], cells[0]
+            for cell in cells[1:]:
+                hi, lo = torch.maximum(hi, cell), torch.minimum(lo, cell)
             if ineligible is not None:
-                hi.masked_fill_(ineligible, float('-inf'))
-                lo.masked_fill_(ineligible, float('-inf'))
+                hi = hi.masked_fill(ineligible, float('-inf'))
+                lo = lo.masked_fill(ineligible, float('-inf'))
             idx = _candidates_per_column(hi >= lo.amax(0) - slack)  # (k, w)
-            picked = Ts.gather(0, idx[:, None, :].expand(-1, len(support), -1))
-            z = torch.einsum('ys,ksw->ykw', rows[y0:y1].index_select(1, support), picked)
+            picked = torch.stack([cell.gather(0, idx) for cell in cells])   # (s, k, w)
+            z = torch.einsum('ys,skw->ykw', rows[y0:y1].index_select(1, support), picked)
             best[y0:y1, x0:x1], pos = _first_max(z)                # first best: lowest query
             best_query[y0:y1, x0:x1] = idx.gather(0, pos)
     prob = None
