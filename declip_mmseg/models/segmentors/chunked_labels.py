@@ -164,7 +164,7 @@ def labels_in_chunks(logits: Logits, size: Sequence[int], query_to_class: torch.
 
     Without ``refine`` the labels come from :func:`.candidate_labels.separable_labels`
     (bounds at the patch grid, the few candidate queries evaluated at full size) wherever the
-    geometry allows; the chunks below are the general path.
+    geometry allows and the logits are finite; the chunks below are the general path.
 
     Returns:
         labels (1, H, W) long, best probability (1, H, W) float32 (or None when
@@ -178,7 +178,9 @@ def labels_in_chunks(logits: Logits, size: Sequence[int], query_to_class: torch.
         excluded_queries = excluded_classes.to(device)[query_to_class.to(device)]
     if refine is None and (excluded_classes is None or not bool(excluded_queries.all())):
         sep = logits.separable((H, W))
-        if sep is not None:
+        # non-finite logits (ProxyCLIP: a window whose VFM similarities all fall below its
+        # threshold gives NaN rows) have no bounds; the chunks below handle them as before
+        if sep is not None and bool(torch.isfinite(sep.grids).all()):
             return separable_labels(sep, query_to_class, logit_scale, prob_thd,
                                     None if excluded_classes is None else excluded_queries,
                                     budget_bytes=8 * max(1, int(chunk)) * H * W,

@@ -128,3 +128,17 @@ def test_windows_off_a_grid_take_the_chunked_path():
     assert windows.separable((48, 48)) is None
     labels, prob = labels_in_chunks(windows, (48, 48), torch.arange(5), 50.0, 0.1)
     assert labels.shape == (1, 48, 48) and prob.shape == (1, 48, 48)
+
+
+def test_non_finite_logits_take_the_chunked_path(monkeypatch):
+    """A window of NaN logits (ProxyCLIP where a window's VFM similarities all fall below its
+    threshold) has no bounds: the labels are the chunked path's, as before."""
+    windows = slide((48, 80), 40, 24, 6, seed=4)
+    box, grid, restore = windows.parts[1]
+    windows.parts[1] = (box, torch.full_like(grid, float('nan')), restore)
+    labels, prob = labels_in_chunks(windows, (48, 80), torch.arange(6), 50.0, 0.1)
+    monkeypatch.setattr(WindowLogits, 'separable', lambda self, size: None)
+    chunked_labels, chunked_prob = labels_in_chunks(windows, (48, 80), torch.arange(6), 50.0, 0.1)
+    assert torch.equal(labels, chunked_labels)
+    torch.testing.assert_close(prob, chunked_prob, equal_nan=True)
+    assert torch.isnan(prob).any()
